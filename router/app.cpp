@@ -1,0 +1,224 @@
+#include "router/app.hpp"
+
+#include "common/log.hpp"
+#include "config/loader.hpp"
+#include "router/admin_api.hpp"
+#include "router/http_server.hpp"
+#include "router/metrics.hpp"
+#include "router/readiness.hpp"
+#include "router/version.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+#include <prometheus/counter.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace sallyport::router {
+namespace {
+
+namespace asio = boost::asio;
+using ConfigPtr = std::shared_ptr<const config::Config>;
+
+void apply_logging(const config::Config& cfg) {
+  log::configure(log::parse_format(cfg.log.format).value_or(log::Format::json),
+                 log::parse_level(cfg.log.level).value_or(log::Level::info));
+}
+
+bool is_loopback_listener(const std::string& address) {
+  return address.starts_with("127.") || address.starts_with("[::1]:") ||
+         address.starts_with("localhost:");
+}
+
+// Creates the state dir 0700 when missing and checks we can write there: a read-only or
+// foreign state dir is a start-up error, not a surprise at the first budget write.
+bool prepare_state_dir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    log::error("app", "cannot create state_dir",
+               {{"state_dir", dir}, {"error", std::strerror(errno)},
+                {"hint", "set \"state_dir\" in the config to a directory this user can write"}});
+    return false;
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    log::error("app", "state_dir is not writable",
+               {{"state_dir", dir}, {"error", std::strerror(errno)}});
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::string> load_admin_token(const config::Config& cfg) {
+  if (!cfg.admin.token) {
+    log::warn("admin", "no admin token configured; /admin/ endpoints answer 401");
+    return std::nullopt;
+  }
+  auto secret = config::resolve_secret(*cfg.admin.token);
+  if (!secret.value) {
+    log::warn("admin", "admin token unavailable; /admin/ endpoints answer 401",
+              {{"token", cfg.admin.token->describe()}, {"error", secret.error}});
+    return std::nullopt;
+  }
+  return secret.value;
+}
+
+class App {
+ public:
+  App(RunOptions options, config::Config cfg)
+      : options_(std::move(options)),
+        config_(std::make_shared<const config::Config>(std::move(cfg))),
+        reloads_(prometheus::BuildCounter()
+                     .Name("sallyport_config_reloads_total")
+                     .Help("Configuration reloads (SIGHUP) by result.")
+                     .Register(metrics_.registry())),
+        admin_api_(metrics_, readiness_, [this] { return config::to_masked_json(*config_.load()).dump(); }),
+        admin_server_(ioc_, "admin",
+                      [this](const HttpRequest& req, const asio::ip::tcp::endpoint& peer) {
+                        return admin_api_.handle(req, peer);
+                      }),
+        signals_(ioc_, SIGTERM, SIGINT, SIGHUP) {}
+
+  int run() {
+    const auto cfg = config_.load();
+    if (!is_loopback_listener(cfg->listeners.admin) && !cfg->admin.allow_non_loopback_plaintext) {
+      log::error("app", "refusing a non-loopback admin listener without TLS",
+                 {{"listen", cfg->listeners.admin},
+                  {"hint", "set admin.allow_non_loopback_plaintext to true to accept the risk"}});
+      return 1;
+    }
+    if (!prepare_state_dir(cfg->state_dir)) return 1;
+    admin_api_.set_token(load_admin_token(*cfg));
+    admin_api_.set_metrics_require_token(cfg->admin.metrics_require_token);
+    readiness_.add("config", [] { return true; });
+    if (const auto ec = admin_server_.listen(cfg->listeners.admin)) {
+      log::error("app", "cannot listen on admin address",
+                 {{"listen", cfg->listeners.admin}, {"error", ec.message()}});
+      return 1;
+    }
+    wait_for_signal();
+    const unsigned threads = cfg->worker_threads ? cfg->worker_threads
+                                                 : std::max(1u, std::thread::hardware_concurrency());
+    log::info("app", "sallyport started",
+              {{"version", std::string(kVersion)},
+               {"admin", cfg->listeners.admin},
+               {"proxy", cfg->listeners.proxy},
+               {"gateway", cfg->listeners.gateway},
+               {"threads", threads},
+               {"config", options_.config_path.empty() ? "<embedded default>" : options_.config_path}});
+    std::vector<std::thread> workers;
+    for (unsigned i = 1; i < threads; ++i) workers.emplace_back([this] { ioc_.run(); });
+    ioc_.run();
+    for (auto& t : workers) t.join();
+    log::info("app", "sallyport stopped", {{"exit_code", exit_code_.load()}});
+    return exit_code_.load();
+  }
+
+ private:
+  void wait_for_signal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      if (signo == SIGHUP) {
+        reload();
+        wait_for_signal();
+        return;
+      }
+      shutdown(signo);
+    });
+  }
+
+  void reload() {
+    if (options_.config_path.empty()) {
+      log::info("app", "SIGHUP: running on the embedded default config; nothing to reload");
+      reloads_.Add({{"result", "unchanged"}}).Increment();
+      return;
+    }
+    auto loaded = config::load_config_file(options_.config_path);
+    if (!loaded.ok()) {
+      for (const auto& e : loaded.errors) {
+        log::error("config", "reload rejected; keeping the running config",
+                   {{"file", options_.config_path}, {"error", e.to_string()}});
+      }
+      reloads_.Add({{"result", "rejected"}}).Increment();
+      return;
+    }
+    const auto old = config_.load();
+    auto fresh = std::make_shared<const config::Config>(std::move(*loaded.config));
+    const auto& l = fresh->listeners;
+    if (l.proxy != old->listeners.proxy || l.gateway != old->listeners.gateway ||
+        l.admin != old->listeners.admin || fresh->state_dir != old->state_dir) {
+      log::warn("config", "listener and state_dir changes take effect after a restart");
+    }
+    apply_logging(*fresh);
+    admin_api_.set_token(load_admin_token(*fresh));
+    admin_api_.set_metrics_require_token(fresh->admin.metrics_require_token);
+    config_.store(fresh);
+    reloads_.Add({{"result", "applied"}}).Increment();
+    log::info("config", "configuration reloaded", {{"file", options_.config_path}});
+  }
+
+  void shutdown(int signo) {
+    log::info("app", "shutting down: no new connections, draining in-flight work",
+              {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"},
+               {"drain_timeout_s", static_cast<long>(options_.drain_timeout.count())}});
+    signals_.cancel();
+    admin_server_.stop();
+    drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
+    poll_drain();
+  }
+
+  std::size_t in_flight() const { return admin_server_.active_connections(); }
+
+  void poll_drain() {
+    if (in_flight() == 0 || std::chrono::steady_clock::now() >= drain_deadline_) {
+      if (in_flight() != 0) {
+        log::warn("app", "drain deadline reached; closing remaining connections",
+                  {{"in_flight", in_flight()}});
+      }
+      ioc_.stop();
+      return;
+    }
+    drain_timer_.expires_after(std::chrono::milliseconds(50));
+    drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) poll_drain();
+    });
+  }
+
+  RunOptions options_;
+  asio::io_context ioc_;
+  std::atomic<ConfigPtr> config_;
+  Metrics metrics_;
+  Readiness readiness_;
+  prometheus::Family<prometheus::Counter>& reloads_;
+  AdminApi admin_api_;
+  HttpServer admin_server_;
+  asio::signal_set signals_;
+  asio::steady_timer drain_timer_{ioc_};
+  std::chrono::steady_clock::time_point drain_deadline_{};
+  std::atomic<int> exit_code_{0};
+};
+
+}  // namespace
+
+int run(const RunOptions& options) {
+  auto loaded = options.config_path.empty() ? config::load_default_config()
+                                            : config::load_config_file(options.config_path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) {
+      log::error("config", "invalid configuration", {{"file", loaded.source}, {"error", e.to_string()}});
+    }
+    return 2;
+  }
+  apply_logging(*loaded.config);
+  App app(options, std::move(*loaded.config));
+  return app.run();
+}
+
+}  // namespace sallyport::router
