@@ -62,6 +62,7 @@ struct EgressLimits {
 struct Egress {
   std::vector<std::uint16_t> connect_ports{443};
   std::vector<std::uint16_t> http_ports{80};
+  std::vector<std::uint16_t> tls_ports{443};  // CONNECT ports whose ClientHello SNI is checked
   bool require_sni = true;
   std::vector<std::string> allow, deny, allow_cidrs, deny_cidrs;
   std::string bare_ip = "deny";  // deny | allow_cidrs

@@ -71,7 +71,8 @@ schema = {
                       "allow_non_loopback_plaintext": {"type": "boolean"}}),
         "state_dir": {"type": "string", "minLength": 1},
         "egress": obj({
-            "connect_ports": ports, "http_ports": ports, "require_sni": {"type": "boolean"},
+            "connect_ports": ports, "http_ports": ports, "tls_ports": ports,
+            "require_sni": {"type": "boolean"},
             "allow": strings, "deny": strings, "allow_cidrs": strings, "deny_cidrs": strings,
             "bare_ip": enum("deny", "allow_cidrs"), "high_risk_tlds": strings,
             "feeds": {"type": "array", "items": feed}, "refresh": duration,

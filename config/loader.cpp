@@ -87,6 +87,7 @@ void read_egress(const Json* node, Egress& out, Errors& errors) {
   JsonReader r(node, "/egress", errors);
   r.get_port_list("connect_ports", out.connect_ports);
   r.get_port_list("http_ports", out.http_ports);
+  r.get_port_list("tls_ports", out.tls_ports);
   r.get_bool("require_sni", out.require_sni);
   r.get_string_list("allow", out.allow);
   r.get_string_list("deny", out.deny);

@@ -34,6 +34,7 @@ Json egress_json(const Egress& e) {
   const auto& l = e.limits;
   Json j{{"connect_ports", e.connect_ports},
          {"http_ports", e.http_ports},
+         {"tls_ports", e.tls_ports},
          {"require_sni", e.require_sni},
          {"allow", e.allow},
          {"deny", e.deny},

@@ -3,6 +3,10 @@
 #include "common/log.hpp"
 #include "config/loader.hpp"
 #include "router/admin_api.hpp"
+#include "router/audit_service.hpp"
+#include "router/blocklist_service.hpp"
+#include "router/config_mapping.hpp"
+#include "router/forward_proxy.hpp"
 #include "router/http_server.hpp"
 #include "router/metrics.hpp"
 #include "router/readiness.hpp"
@@ -84,7 +88,8 @@ class App {
                       [this](const HttpRequest& req, const asio::ip::tcp::endpoint& peer) {
                         return admin_api_.handle(req, peer);
                       }),
-        signals_(ioc_, SIGTERM, SIGINT, SIGHUP) {}
+        signals_(ioc_, SIGTERM, SIGINT, SIGHUP),
+        blocklist_(*config_.load(), metrics_) {}
 
   int run() {
     const auto cfg = config_.load();
@@ -95,9 +100,25 @@ class App {
       return 1;
     }
     if (!prepare_state_dir(cfg->state_dir)) return 1;
+    try {
+      audit_ = std::make_unique<AuditService>(*cfg, metrics_);
+    } catch (const std::exception& e) {
+      log::error("audit", "cannot start the audit log", {{"error", e.what()}});
+      return 1;
+    }
+    readiness_.add("audit", [this] { return audit_->healthy(); });
+    add_identity_route();
     admin_api_.set_token(load_admin_token(*cfg));
     admin_api_.set_metrics_require_token(cfg->admin.metrics_require_token);
     readiness_.add("config", [] { return true; });
+    readiness_.add("blocklist", [this] { return blocklist_.ready(); });
+    try {
+      blocklist_.start();
+    } catch (const std::exception& e) {
+      log::error("blocklist", "cannot start the egress policy", {{"error", e.what()}});
+      return 1;
+    }
+    if (!start_proxy(*cfg)) return 1;
     if (const auto ec = admin_server_.listen(cfg->listeners.admin)) {
       log::error("app", "cannot listen on admin address",
                  {{"listen", cfg->listeners.admin}, {"error", ec.message()}});
@@ -117,11 +138,73 @@ class App {
     for (unsigned i = 1; i < threads; ++i) workers.emplace_back([this] { ioc_.run(); });
     ioc_.run();
     for (auto& t : workers) t.join();
+    blocklist_.stop();
+    proxy_.reset();
+    audit_->close();
     log::info("app", "sallyport stopped", {{"exit_code", exit_code_.load()}});
     return exit_code_.load();
   }
 
  private:
+  bool start_proxy(const config::Config& cfg) {
+    auto options = proxy_options(cfg);
+    if (!options.options) {
+      log::error("proxy", "cannot start the forward proxy", {{"error", options.error}});
+      return false;
+    }
+    try {
+      proxy_ = std::make_unique<ForwardProxy>(
+          ioc_, std::move(*options.options), [this] { return blocklist_.policy(); },
+          metrics_.registry(), [this](const EgressEvent& e) { on_egress_event(e); });
+    } catch (const std::exception& e) {
+      log::error("proxy", "invalid forward proxy settings", {{"error", e.what()}});
+      return false;
+    }
+    if (const auto ec = proxy_->start()) {
+      log::error("proxy", "cannot listen on proxy address",
+                 {{"listen", cfg.listeners.proxy}, {"error", ec.message()}});
+      return false;
+    }
+    readiness_.add("proxy", [] { return true; });
+    return true;
+  }
+
+  // Every egress decision: the proxy already wrote its canonical log line; here it becomes an
+  // audit record.
+  void on_egress_event(const EgressEvent& event) {
+    audit::AuditEvent record;
+    record.kind = "egress";
+    record.decision = event.allowed ? (event.report_only_would_deny ? "would_deny" : "allow") : "deny";
+    record.reason = event.reason.empty() ? std::string("default") : event.reason;
+    record.detail = {{"client", event.client},     {"method", event.method},
+                     {"host", event.host},         {"port", event.port},
+                     {"rule", event.rule},         {"status", event.status},
+                     {"bytes_up", event.bytes_up}, {"bytes_down", event.bytes_down},
+                     {"duration_us", event.duration.count()}};
+    if (!event.detail.empty()) record.detail["detail"] = event.detail;
+    audit_->record(std::move(record));
+  }
+
+  void audit_config_event(std::string_view decision, std::string_view reason, std::string detail) {
+    audit::AuditEvent record;
+    record.kind = "config";
+    record.decision = decision;
+    record.reason = reason;
+    record.detail = {{"file", options_.config_path}, {"detail", std::move(detail)}};
+    audit_->record(std::move(record));
+  }
+
+  void add_identity_route() {
+    admin_api_.add_route(boost::beast::http::verb::get, "/admin/identity", [this](const HttpRequest& req) {
+      const auto& id = audit_->identity();
+      const nlohmann::json body{{"key_id", id.key_id()},
+                                {"public_key", id.public_key().hex()},
+                                {"algorithm", "ed25519"},
+                                {"audit_committed_seq", audit_->chain().committed_seq()}};
+      return make_response(req, 200, body.dump() + "\n", "application/json");
+    });
+  }
+
   void wait_for_signal() {
     signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
       if (ec) return;
@@ -142,11 +225,14 @@ class App {
     }
     auto loaded = config::load_config_file(options_.config_path);
     if (!loaded.ok()) {
+      std::string all;
       for (const auto& e : loaded.errors) {
         log::error("config", "reload rejected; keeping the running config",
                    {{"file", options_.config_path}, {"error", e.to_string()}});
+        all += e.to_string() + "; ";
       }
       reloads_.Add({{"result", "rejected"}}).Increment();
+      audit_config_event("deny", "config:invalid", all);
       return;
     }
     const auto old = config_.load();
@@ -156,11 +242,17 @@ class App {
         l.admin != old->listeners.admin || fresh->state_dir != old->state_dir) {
       log::warn("config", "listener and state_dir changes take effect after a restart");
     }
+    if (!blocklist_.reload(*fresh)) {
+      reloads_.Add({{"result", "rejected"}}).Increment();
+      audit_config_event("deny", "config:invalid", "egress policy rejected");
+      return;
+    }
     apply_logging(*fresh);
     admin_api_.set_token(load_admin_token(*fresh));
     admin_api_.set_metrics_require_token(fresh->admin.metrics_require_token);
     config_.store(fresh);
     reloads_.Add({{"result", "applied"}}).Increment();
+    audit_config_event("allow", "config:reloaded", "");
     log::info("config", "configuration reloaded", {{"file", options_.config_path}});
   }
 
@@ -170,11 +262,14 @@ class App {
                {"drain_timeout_s", static_cast<long>(options_.drain_timeout.count())}});
     signals_.cancel();
     admin_server_.stop();
+    if (proxy_) proxy_->stop();
     drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
     poll_drain();
   }
 
-  std::size_t in_flight() const { return admin_server_.active_connections(); }
+  std::size_t in_flight() const {
+    return admin_server_.active_connections() + (proxy_ ? proxy_->active_connections() : 0);
+  }
 
   void poll_drain() {
     if (in_flight() == 0 || std::chrono::steady_clock::now() >= drain_deadline_) {
@@ -182,7 +277,10 @@ class App {
         log::warn("app", "drain deadline reached; closing remaining connections",
                   {{"in_flight", in_flight()}});
       }
-      ioc_.stop();
+      if (proxy_) proxy_->close_all();
+      // Let the cancellations run before the loop stops, so every socket closes cleanly.
+      drain_timer_.expires_after(std::chrono::milliseconds(100));
+      drain_timer_.async_wait([this](const boost::system::error_code&) { ioc_.stop(); });
       return;
     }
     drain_timer_.expires_after(std::chrono::milliseconds(50));
@@ -200,6 +298,9 @@ class App {
   AdminApi admin_api_;
   HttpServer admin_server_;
   asio::signal_set signals_;
+  BlocklistService blocklist_;
+  std::unique_ptr<AuditService> audit_;
+  std::unique_ptr<ForwardProxy> proxy_;
   asio::steady_timer drain_timer_{ioc_};
   std::chrono::steady_clock::time_point drain_deadline_{};
   std::atomic<int> exit_code_{0};

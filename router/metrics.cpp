@@ -78,7 +78,21 @@ std::string Metrics::expose() const {
   auto families = registry_->Collect();
   auto process = process_->Collect();
   families.insert(families.end(), process.begin(), process.end());
+  {
+    std::lock_guard lock(collectables_mutex_);
+    for (const auto& weak : collectables_) {
+      if (const auto c = weak.lock()) {
+        auto more = c->Collect();
+        families.insert(families.end(), more.begin(), more.end());
+      }
+    }
+  }
   return prometheus::TextSerializer().Serialize(families);
+}
+
+void Metrics::add_collectable(std::weak_ptr<prometheus::Collectable> collectable) {
+  std::lock_guard lock(collectables_mutex_);
+  collectables_.push_back(std::move(collectable));
 }
 
 }  // namespace sallyport::router

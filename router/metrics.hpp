@@ -4,7 +4,9 @@
 #include <prometheus/registry.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace sallyport::router {
 
@@ -14,8 +16,13 @@ class Metrics {
   prometheus::Registry& registry() { return *registry_; }
   // Prometheus text format 0.0.4 of every registered family.
   std::string expose() const;
+  // Adds a collector that computes its families at scrape time (e.g. from a component's
+  // stats). Held weakly: a collector that is gone simply stops reporting.
+  void add_collectable(std::weak_ptr<prometheus::Collectable> collectable);
 
  private:
+  mutable std::mutex collectables_mutex_;
+  std::vector<std::weak_ptr<prometheus::Collectable>> collectables_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<prometheus::Collectable> process_;
 };
