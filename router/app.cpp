@@ -7,6 +7,10 @@
 #include "router/blocklist_service.hpp"
 #include "router/config_mapping.hpp"
 #include "router/forward_proxy.hpp"
+#include "router/gateway.hpp"
+#include "router/gateway_deps.hpp"
+#include "router/trust_actions.hpp"
+#include "router/kernel_events.hpp"
 #include "router/http_server.hpp"
 #include "router/metrics.hpp"
 #include "router/readiness.hpp"
@@ -118,7 +122,9 @@ class App {
       log::error("blocklist", "cannot start the egress policy", {{"error", e.what()}});
       return 1;
     }
+    if (!start_gateway(*cfg)) return 1;
     if (!start_proxy(*cfg)) return 1;
+    kernel_events_.start(*cfg);
     if (const auto ec = admin_server_.listen(cfg->listeners.admin)) {
       log::error("app", "cannot listen on admin address",
                  {{"listen", cfg->listeners.admin}, {"error", ec.message()}});
@@ -139,7 +145,12 @@ class App {
     ioc_.run();
     for (auto& t : workers) t.join();
     blocklist_.stop();
+    kernel_events_.stop();
     proxy_.reset();
+    gateway_.reset();
+    if (governance_ && governance_->trust) {
+      if (auto err = governance_->trust->flush()) log::error("trust", "cannot save trust state", {{"error", *err}});
+    }
     audit_->close();
     log::info("app", "sallyport stopped", {{"exit_code", exit_code_.load()}});
     return exit_code_.load();
@@ -154,7 +165,7 @@ class App {
     }
     try {
       proxy_ = std::make_unique<ForwardProxy>(
-          ioc_, std::move(*options.options), [this] { return blocklist_.policy(); },
+          ioc_, std::move(*options.options), [this] { return egress_policy(); },
           metrics_.registry(), [this](const EgressEvent& e) { on_egress_event(e); });
     } catch (const std::exception& e) {
       log::error("proxy", "invalid forward proxy settings", {{"error", e.what()}});
@@ -169,9 +180,78 @@ class App {
     return true;
   }
 
+  // Builds the governance objects and the inference gateway; its admin routes join the API.
+  bool start_gateway(const config::Config& cfg) {
+    auto built = build_gateway_governance(cfg);
+    if (!built.governance) {
+      for (const auto& e : built.errors) log::error("gateway", "invalid governance settings", {{"error", e}});
+      return false;
+    }
+    governance_ = std::move(built.governance);
+    if (governance_->trust) {
+      trust_actions_ = std::make_shared<TrustActions>(*governance_->trust, governance_->agent, cfg, metrics_);
+      governance_->trust->set_tier_callback([this](const governance::TrustChange& change) {
+        trust_actions_->on_tier_change(change);
+        audit::AuditEvent record;
+        record.kind = "trust";
+        record.decision = change.tier_after < change.tier_before ? "deny" : "allow";
+        record.reason = "trust:tier-" + change.tier_name_after;
+        record.detail = {{"agent", change.agent}, {"before", change.before}, {"after", change.after},
+                         {"tier_before", change.tier_name_before}, {"cause", change.cause},
+                         {"detail", change.detail}};
+        audit_->record(std::move(record));
+      });
+    }
+    try {
+      gateway_ = std::make_unique<InferenceGateway>(
+          ioc_, cfg, [this] { return egress_policy(); }, governance_->deps(), metrics_.registry(),
+          [this](const GatewayEvent& e) { on_gateway_event(e); });
+    } catch (const std::exception& e) {
+      log::error("gateway", "invalid gateway settings", {{"error", e.what()}});
+      return false;
+    }
+    if (const auto ec = gateway_->start()) {
+      log::error("gateway", "cannot listen on gateway address",
+                 {{"listen", cfg.listeners.gateway}, {"error", ec.message()}});
+      return false;
+    }
+    gateway_->register_admin_routes([this](boost::beast::http::verb verb, std::string path,
+                                           std::function<HttpResponse(const HttpRequest&)> route) {
+      admin_api_.add_route(verb, std::move(path), std::move(route));
+    });
+    readiness_.add("gateway", [] { return true; });
+    return true;
+  }
+
+  // The egress policy every proxy request and upstream connection is checked against; while
+  // the agent is quarantined, a policy that denies everything.
+  std::shared_ptr<const blocklist::EgressPolicy> egress_policy() {
+    if (trust_actions_ && trust_actions_->quarantined()) return trust_actions_->quarantine_policy();
+    return blocklist_.policy();
+  }
+
+  // One canonical log line and one audit record per gateway decision.
+  void on_gateway_event(const GatewayEvent& event) {
+    log::info("gateway", "decision",
+              {{"kind", event.kind}, {"decision", event.decision}, {"reason", event.reason},
+               {"rule", event.rule}, {"provider", event.provider}, {"model", event.model},
+               {"status", event.status}, {"prompt_tokens", event.prompt_tokens},
+               {"completion_tokens", event.completion_tokens}, {"detail", event.detail}});
+    audit::AuditEvent record;
+    record.kind = event.kind;
+    record.decision = event.decision;
+    record.reason = event.reason.empty() ? std::string("default") : event.reason;
+    record.detail = {{"rule", event.rule},           {"provider", event.provider},
+                     {"model", event.model},         {"prompt_tokens", event.prompt_tokens},
+                     {"completion_tokens", event.completion_tokens}, {"status", event.status}};
+    if (!event.detail.empty()) record.detail["detail"] = event.detail;
+    audit_->record(std::move(record));
+  }
+
   // Every egress decision: the proxy already wrote its canonical log line; here it becomes an
-  // audit record.
+  // audit record, and a denial lowers the agent's trust.
   void on_egress_event(const EgressEvent& event) {
+    if (trust_actions_ && !event.allowed) trust_actions_->on_egress_denied(event.reason, event.host);
     audit::AuditEvent record;
     record.kind = "egress";
     record.decision = event.allowed ? (event.report_only_would_deny ? "would_deny" : "allow") : "deny";
@@ -183,6 +263,18 @@ class App {
                      {"duration_us", event.duration.count()}};
     if (!event.detail.empty()) record.detail["detail"] = event.detail;
     audit_->record(std::move(record));
+  }
+
+  // A kernel guard deny (or observe-mode would-deny) event, already counted in
+  // sallyport_kernel_denied_total by the reader.
+  void on_kernel_event(const bpf::DenyEvent& event) {
+    audit::AuditEvent record;
+    record.kind = "kernel";
+    record.decision = event.enforced ? "deny" : "would_deny";
+    record.reason = "kernel:" + event.reason;
+    record.detail = nlohmann::json::parse(bpf::deny_event_json(event), nullptr, false);
+    audit_->record(std::move(record));
+    if (trust_actions_ && event.enforced) trust_actions_->on_kernel_deny(event.reason);
   }
 
   void audit_config_event(std::string_view decision, std::string_view reason, std::string detail) {
@@ -247,6 +339,11 @@ class App {
       audit_config_event("deny", "config:invalid", "egress policy rejected");
       return;
     }
+    if (governance_) {
+      for (const auto& e : governance_->reload_tool_policy()) {
+        log::error("policy", "tool policy reload rejected; keeping the running policy", {{"error", e}});
+      }
+    }
     apply_logging(*fresh);
     admin_api_.set_token(load_admin_token(*fresh));
     admin_api_.set_metrics_require_token(fresh->admin.metrics_require_token);
@@ -263,12 +360,14 @@ class App {
     signals_.cancel();
     admin_server_.stop();
     if (proxy_) proxy_->stop();
+    if (gateway_) gateway_->stop();
     drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
     poll_drain();
   }
 
   std::size_t in_flight() const {
-    return admin_server_.active_connections() + (proxy_ ? proxy_->active_connections() : 0);
+    return admin_server_.active_connections() + (proxy_ ? proxy_->active_connections() : 0) +
+           (gateway_ ? gateway_->active_requests() : 0);
   }
 
   void poll_drain() {
@@ -278,6 +377,7 @@ class App {
                   {{"in_flight", in_flight()}});
       }
       if (proxy_) proxy_->close_all();
+      if (gateway_) gateway_->close_all();
       // Let the cancellations run before the loop stops, so every socket closes cleanly.
       drain_timer_.expires_after(std::chrono::milliseconds(100));
       drain_timer_.async_wait([this](const boost::system::error_code&) { ioc_.stop(); });
@@ -300,7 +400,12 @@ class App {
   asio::signal_set signals_;
   BlocklistService blocklist_;
   std::unique_ptr<AuditService> audit_;
+  std::unique_ptr<GatewayGovernance> governance_;
+  std::shared_ptr<TrustActions> trust_actions_;
+  std::unique_ptr<InferenceGateway> gateway_;
   std::unique_ptr<ForwardProxy> proxy_;
+  KernelEventService kernel_events_{metrics_.registry(),
+                                    [this](const bpf::DenyEvent& e) { on_kernel_event(e); }};
   asio::steady_timer drain_timer_{ioc_};
   std::chrono::steady_clock::time_point drain_deadline_{};
   std::atomic<int> exit_code_{0};
