@@ -2,6 +2,8 @@
 // The evaluation order is documented once, in tool_policy.hpp.
 #include "governance/tool_policy.hpp"
 
+#include "common/glob.hpp"
+
 #include <algorithm>
 #include <utility>
 
@@ -26,32 +28,10 @@ std::string PolicyError::to_string() const {
   return pointer + ": " + message;
 }
 
-bool tool_glob_match(std::string_view pattern, std::string_view text) noexcept {
-  // Iterative matcher with single-star backtracking: linear in practice, no recursion depth risk.
-  std::size_t p = 0, t = 0;
-  std::size_t star = std::string_view::npos, star_text = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-      ++p;
-      ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      star_text = t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++star_text;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
 bool ToolPattern::matches(std::string_view tool) const {
   switch (kind) {
     case Kind::exact: return tool == text;
-    case Kind::glob: return tool_glob_match(text, tool);
+    case Kind::glob: return glob_match(text, tool);
     case Kind::regex: return re2::RE2::PartialMatch(tool, *regex);
   }
   return false;

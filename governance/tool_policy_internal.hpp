@@ -34,7 +34,4 @@ struct ToolPolicy::Profile {
   std::vector<ToolPolicyRule> rules;
 };
 
-// '*' = any run of characters (also empty), '?' = exactly one byte; everything else literal.
-bool tool_glob_match(std::string_view pattern, std::string_view text) noexcept;
-
 }  // namespace sallyport::governance

@@ -13,6 +13,7 @@
 //   anthropic:     "https://api.anthropic.com" (a trailing /v1 is tolerated); <base>/v1/messages.
 //   http:// is accepted only for loopback hosts (127.0.0.0/8, ::1, localhost): tests and local
 //   model servers. Everything else must be https:// (certificate + hostname verified).
+#include "common/glob.hpp"
 #include "config/config.hpp"
 #include "governance/api_error.hpp"
 
@@ -56,7 +57,7 @@ struct RouteLookup {
 RouteLookup match_route(boost::beast::http::verb method, std::string_view target);
 
 // Glob over the whole text: '*' any run (also empty), '?' one byte; everything else literal.
-bool glob_match(std::string_view pattern, std::string_view text) noexcept;
+using sallyport::glob_match;  // model globs: common/glob.hpp
 
 // The first provider that can serve `route` and whose model globs match `model` (no globs =
 // every model). Kinds: anthropic_messages → anthropic; azure_* → azure_openai; chat/embeddings →

@@ -15,10 +15,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 SOURCE = os.environ.get("SALLYPORT_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sallyport_harness import free_port, http  # noqa: E402
+
 BIN = os.environ.get("SALLYPORT_GATEWAY_BIN", os.path.join(SOURCE, "build/release/sallyport"))
 HERE = os.path.join(SOURCE, "tests/gateway")
 KEYS = {"openai": "sk-real-openai-7f3a9c", "azure": "real-azure-key-51be02", "anthropic": "sk-ant-real-c0ffee"}
@@ -30,23 +31,6 @@ def as_user(uid, argv):
     if not AS_ROOT:
         return argv
     return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *argv]
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(method, url, body=None, headers=None, timeout=10):
-    req = urllib.request.Request(url, method=method, data=body, headers=headers or {})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(req, timeout=timeout) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
 
 
 def make_ca(d):

@@ -20,7 +20,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def http(method, url, headers=None, body=None, timeout=5):
+def http(method, url, body=None, headers=None, timeout=10):
     """Returns (status, headers, body bytes) and never raises on HTTP errors."""
     req = urllib.request.Request(url, method=method, data=body, headers=headers or {})
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
