@@ -19,7 +19,6 @@ namespace sallyport::bpf {
 namespace {
 
 constexpr int kExitFailed = 1;
-constexpr int kExitRefused = 2;
 constexpr int kExitNotAttached = 3;
 
 int fail(const std::string& command, const Error& error) {

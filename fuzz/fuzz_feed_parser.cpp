@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (auto format : {FeedFormat::auto_detect, FeedFormat::domains, FeedFormat::hosts,
                       FeedFormat::abp, FeedFormat::wildcard}) {
     const ParsedFeed feed = parse_feed("fuzz", text, format);
-    for (const auto& domain : feed.domains) {
+    for (std::size_t i = 0; i < feed.domain_count(); ++i) {
+      const std::string_view domain = feed.domain(i);
       if (domain.empty() || domain.back() == '.' || domain.size() > 253) std::abort();
       for (char c : domain) {
         if (c >= 'A' && c <= 'Z') std::abort();
