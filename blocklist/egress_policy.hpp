@@ -96,4 +96,7 @@ struct FetchResult {
 };
 using FetchFn = std::function<FetchResult(const FeedSource&)>;
 
+// The current policy snapshot, asked for on every request (proxy, gateway upstreams).
+using PolicySource = std::function<std::shared_ptr<const EgressPolicy>()>;
+
 }  // namespace sallyport::blocklist

@@ -12,19 +12,6 @@
 namespace sallyport::router {
 namespace {
 
-prometheus::MetricFamily one_value(const char* name, const char* help, prometheus::MetricType type,
-                                   double value) {
-  prometheus::MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  prometheus::ClientMetric m;
-  if (type == prometheus::MetricType::Counter) m.counter.value = value;
-  else m.gauge.value = value;
-  f.metric.push_back(std::move(m));
-  return f;
-}
-
 class AuditCollector : public prometheus::Collectable {
  public:
   explicit AuditCollector(const AuditService& service) : service_(service) {}
@@ -32,32 +19,28 @@ class AuditCollector : public prometheus::Collectable {
     using prometheus::MetricType;
     const auto c = service_.chain().counters();
     std::vector<prometheus::MetricFamily> out{
-        one_value("sallyport_audit_records_total", "Audit records committed (checkpoints excluded).",
+        single_sample_family("sallyport_audit_records_total", "Audit records committed (checkpoints excluded).",
                   MetricType::Counter, static_cast<double>(c.records_appended)),
-        one_value("sallyport_audit_checkpoints_total", "Signed audit checkpoints written.",
+        single_sample_family("sallyport_audit_checkpoints_total", "Signed audit checkpoints written.",
                   MetricType::Counter, static_cast<double>(c.checkpoints)),
-        one_value("sallyport_audit_bytes_total", "Bytes written to the audit log.",
+        single_sample_family("sallyport_audit_bytes_total", "Bytes written to the audit log.",
                   MetricType::Counter, static_cast<double>(c.bytes_written)),
-        one_value("sallyport_audit_fsyncs_total", "fdatasync calls of the audit writer.",
+        single_sample_family("sallyport_audit_fsyncs_total", "fdatasync calls of the audit writer.",
                   MetricType::Counter, static_cast<double>(c.fsyncs)),
-        one_value("sallyport_audit_dropped_total", "Audit records the log could not take.",
+        single_sample_family("sallyport_audit_dropped_total", "Audit records the log could not take.",
                   MetricType::Counter, static_cast<double>(c.dropped)),
-        one_value("sallyport_audit_errors_total", "Failed audit writes, fsyncs or opens.",
+        single_sample_family("sallyport_audit_errors_total", "Failed audit writes, fsyncs or opens.",
                   MetricType::Counter, static_cast<double>(c.errors)),
-        one_value("sallyport_audit_queue_depth", "Audit records waiting for the writer.",
+        single_sample_family("sallyport_audit_queue_depth", "Audit records waiting for the writer.",
                   MetricType::Gauge, static_cast<double>(c.queue_depth)),
-        one_value("sallyport_audit_healthy", "1 when the audit log accepts records, else 0.",
+        single_sample_family("sallyport_audit_healthy", "1 when the audit log accepts records, else 0.",
                   MetricType::Gauge, service_.healthy() ? 1 : 0),
     };
-    prometheus::MetricFamily lag;
-    lag.name = "sallyport_siem_lag_records";
-    lag.help = "Committed audit records not yet delivered to each SIEM sink.";
-    lag.type = MetricType::Gauge;
+    auto lag = metric_family("sallyport_siem_lag_records",
+                             "Committed audit records not yet delivered to each SIEM sink.",
+                             MetricType::Gauge);
     for (const auto& [name, value] : service_.sink_lags()) {
-      prometheus::ClientMetric m;
-      m.gauge.value = static_cast<double>(value);
-      m.label.push_back({"sink", name});
-      lag.metric.push_back(std::move(m));
+      add_sample(lag, static_cast<double>(value), {{"sink", name}});
     }
     out.push_back(std::move(lag));
     return out;

@@ -16,23 +16,6 @@ double epoch_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
-prometheus::MetricFamily family(const char* name, const char* help, prometheus::MetricType type) {
-  prometheus::MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  return f;
-}
-
-void add_sample(prometheus::MetricFamily& f, double value,
-                std::vector<prometheus::ClientMetric::Label> labels = {}) {
-  prometheus::ClientMetric m;
-  if (f.type == prometheus::MetricType::Counter) m.counter.value = value;
-  else m.gauge.value = value;
-  m.label = std::move(labels);
-  f.metric.push_back(std::move(m));
-}
-
 blocklist::StoreHooks router_hooks() {
   blocklist::StoreHooks hooks;
   hooks.fetch = [](const blocklist::FeedSource& feed) { return fetch_feed(feed, FeedFetchOptions{}); };
@@ -51,12 +34,12 @@ class BlocklistCollector : public prometheus::Collectable {
     if (!store) return {};
     const auto stats = store->stats();
     using prometheus::MetricType;
-    auto domains = family("sallyport_blocklist_domains", "Domains in the current copy of each feed.", MetricType::Gauge);
-    auto ips = family("sallyport_blocklist_ips", "IP entries in the current copy of each feed.", MetricType::Gauge);
-    auto errors = family("sallyport_blocklist_parse_errors", "Lines of the current copy of each feed that did not parse.", MetricType::Gauge);
-    auto refreshed = family("sallyport_blocklist_last_refresh_timestamp_seconds",
+    auto domains = metric_family("sallyport_blocklist_domains", "Domains in the current copy of each feed.", MetricType::Gauge);
+    auto ips = metric_family("sallyport_blocklist_ips", "IP entries in the current copy of each feed.", MetricType::Gauge);
+    auto errors = metric_family("sallyport_blocklist_parse_errors", "Lines of the current copy of each feed that did not parse.", MetricType::Gauge);
+    auto refreshed = metric_family("sallyport_blocklist_last_refresh_timestamp_seconds",
                             "Unix time of the last accepted copy of each feed.", MetricType::Gauge);
-    auto failures = family("sallyport_blocklist_feed_failures_total",
+    auto failures = metric_family("sallyport_blocklist_feed_failures_total",
                            "Rejected fetches or reads of each feed (last good copy kept).", MetricType::Counter);
     for (const auto& feed : stats.feeds) {
       std::vector<prometheus::ClientMetric::Label> label{{"feed", feed.name}};
@@ -66,12 +49,12 @@ class BlocklistCollector : public prometheus::Collectable {
       add_sample(refreshed, feed.last_refresh ? epoch_seconds(*feed.last_refresh) : 0, label);
       add_sample(failures, static_cast<double>(feed.failures), label);
     }
-    auto total = family("sallyport_blocklist_domains_total_unique",
+    auto total = metric_family("sallyport_blocklist_domains_total_unique",
                         "Unique domains in the published snapshot across feeds.", MetricType::Gauge);
     add_sample(total, static_cast<double>(stats.total_domains));
-    auto bytes = family("sallyport_blocklist_snapshot_bytes", "Memory held by the published snapshot.", MetricType::Gauge);
+    auto bytes = metric_family("sallyport_blocklist_snapshot_bytes", "Memory held by the published snapshot.", MetricType::Gauge);
     add_sample(bytes, static_cast<double>(stats.snapshot_bytes));
-    auto rounds = family("sallyport_blocklist_refreshes_total", "Refresh rounds completed.", MetricType::Counter);
+    auto rounds = metric_family("sallyport_blocklist_refreshes_total", "Refresh rounds completed.", MetricType::Counter);
     add_sample(rounds, static_cast<double>(stats.refreshes));
     return {domains, ips, errors, refreshed, failures, total, bytes, rounds};
   }

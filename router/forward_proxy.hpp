@@ -76,7 +76,7 @@ struct EgressEvent {
   std::chrono::microseconds duration{};
 };
 
-using PolicySource = std::function<std::shared_ptr<const blocklist::EgressPolicy>()>;
+using blocklist::PolicySource;
 
 struct ProxyContext;  // shared with the per-connection coroutines (router/proxy_context.hpp)
 class ProxyListener;  // the acceptor and its loop (router/forward_proxy.cpp)

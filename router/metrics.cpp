@@ -15,17 +15,6 @@
 namespace sallyport::router {
 namespace {
 
-prometheus::MetricFamily gauge_family(std::string name, std::string help, double value) {
-  prometheus::MetricFamily family;
-  family.name = std::move(name);
-  family.help = std::move(help);
-  family.type = prometheus::MetricType::Gauge;
-  prometheus::ClientMetric metric;
-  metric.gauge.value = value;
-  family.metric.push_back(std::move(metric));
-  return family;
-}
-
 // Process figures read on every scrape, so they are never stale.
 class ProcessCollector : public prometheus::Collectable {
  public:
@@ -35,14 +24,17 @@ class ProcessCollector : public prometheus::Collectable {
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     std::vector<prometheus::MetricFamily> out;
-    out.push_back(gauge_family("sallyport_process_resident_memory_bytes",
-                               "Resident set size of the sallyport process in bytes.", rss_bytes()));
-    out.push_back(gauge_family("sallyport_process_open_fds",
-                               "Open file descriptors of the sallyport process.", open_fds()));
-    out.push_back(gauge_family("sallyport_process_start_time_seconds",
+    out.push_back(single_sample_family("sallyport_process_resident_memory_bytes",
+                               "Resident set size of the sallyport process in bytes.",
+                                       prometheus::MetricType::Gauge, rss_bytes()));
+    out.push_back(single_sample_family("sallyport_process_open_fds",
+                               "Open file descriptors of the sallyport process.",
+                                       prometheus::MetricType::Gauge, open_fds()));
+    out.push_back(single_sample_family("sallyport_process_start_time_seconds",
                                "Start time of the process since the Unix epoch in seconds.",
-                               start_time_));
-    auto info = gauge_family("sallyport_build_info", "Build information; the value is always 1.", 1);
+                               prometheus::MetricType::Gauge, start_time_));
+    auto info = single_sample_family("sallyport_build_info", "Build information; the value is always 1.",
+                                     prometheus::MetricType::Gauge, 1);
     info.metric[0].label.push_back({"version", std::string(kVersion)});
     out.push_back(std::move(info));
     return out;
@@ -69,6 +61,31 @@ class ProcessCollector : public prometheus::Collectable {
 };
 
 }  // namespace
+
+prometheus::MetricFamily metric_family(std::string name, std::string help,
+                                       prometheus::MetricType type) {
+  prometheus::MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = type;
+  return family;
+}
+
+void add_sample(prometheus::MetricFamily& family, double value,
+                std::vector<prometheus::ClientMetric::Label> labels) {
+  prometheus::ClientMetric metric;
+  if (family.type == prometheus::MetricType::Counter) metric.counter.value = value;
+  else metric.gauge.value = value;
+  metric.label = std::move(labels);
+  family.metric.push_back(std::move(metric));
+}
+
+prometheus::MetricFamily single_sample_family(std::string name, std::string help,
+                                              prometheus::MetricType type, double value) {
+  auto family = metric_family(std::move(name), std::move(help), type);
+  add_sample(family, value);
+  return family;
+}
 
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),

@@ -1,6 +1,7 @@
 #pragma once
 // The process-wide Prometheus registry and its text exposition. Components register their
 // own families on the registry; process metrics (RSS, fds, start time, build info) live here.
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <memory>
@@ -9,6 +10,14 @@
 #include <vector>
 
 namespace sallyport::router {
+
+// Building blocks for collectors that compute their families at scrape time.
+prometheus::MetricFamily metric_family(std::string name, std::string help,
+                                       prometheus::MetricType type);
+void add_sample(prometheus::MetricFamily& family, double value,
+                std::vector<prometheus::ClientMetric::Label> labels = {});
+prometheus::MetricFamily single_sample_family(std::string name, std::string help,
+                                              prometheus::MetricType type, double value);
 
 class Metrics {
  public:

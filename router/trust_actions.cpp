@@ -23,20 +23,15 @@ class TrustCollector : public prometheus::Collectable {
  public:
   explicit TrustCollector(const governance::TrustRegistry& registry) : registry_(registry) {}
   std::vector<prometheus::MetricFamily> Collect() const override {
-    prometheus::MetricFamily score, tier;
-    score.name = "sallyport_trust_score";
-    score.help = "Trust score of each agent identity (0-1000).";
-    score.type = prometheus::MetricType::Gauge;
-    tier.name = "sallyport_trust_tier";
-    tier.help = "Trust tier of each agent identity (0 = quarantined ... 4 = privileged).";
-    tier.type = prometheus::MetricType::Gauge;
+    auto score = metric_family("sallyport_trust_score",
+                               "Trust score of each agent identity (0-1000).",
+                               prometheus::MetricType::Gauge);
+    auto tier = metric_family("sallyport_trust_tier",
+                              "Trust tier of each agent identity (0 = quarantined ... 4 = privileged).",
+                              prometheus::MetricType::Gauge);
     for (const auto& s : registry_.list()) {
-      prometheus::ClientMetric m;
-      m.label.push_back({"agent", s.agent});
-      m.gauge.value = s.score;
-      score.metric.push_back(m);
-      m.gauge.value = static_cast<double>(s.tier);
-      tier.metric.push_back(m);
+      add_sample(score, s.score, {{"agent", s.agent}});
+      add_sample(tier, static_cast<double>(s.tier), {{"agent", s.agent}});
     }
     return {score, tier};
   }

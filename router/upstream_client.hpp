@@ -41,7 +41,7 @@
 
 namespace sallyport::router {
 
-using PolicySource = std::function<std::shared_ptr<const blocklist::EgressPolicy>()>;
+using blocklist::PolicySource;
 
 struct UpstreamTimeouts {
   std::chrono::milliseconds connect{5000};
