@@ -2,6 +2,10 @@
 # CONNECT tunnels/s and added latency: sallyport vs squid vs tinyproxy vs a direct connection,
 # side by side in one run, all on loopback. Every process runs as UID 1000 with its config, pid
 # and log files in a temp dir, and is killed by the trap. Bounded: TUNNELS per run, MAX_SECONDS.
+# Besides tunnels/s and latency it reports CPU time per tunnel for each proxy (user + system, all
+# threads, from /proc) and for the load client: on a machine shared with other work, tunnels/s
+# swings with the scheduler (a thread-per-connection proxy gets more CPU share than a one-thread
+# event loop), while CPU per tunnel is what the proxy itself costs.
 #   bench/proxy_bench.sh [BUILD_DIR]       (default: build/proxy)
 # Env: TUNNELS (default 5000), CONCURRENCY (16), PINGS (5), MAX_SECONDS (60), SALLYPORT_THREADS (1)
 set -euo pipefail
@@ -44,6 +48,7 @@ TARGET=127.0.0.1:$ECHO_PORT
 SP_PORT=$(free_port)
 "${AS_USER[@]}" "$TMP/proxy_bench_driver" 127.0.0.1:$SP_PORT "$ECHO_PORT" "$SALLYPORT_THREADS" > /dev/null 2> "$TMP/sallyport.err" &
 PIDS+=($!)
+SP_PID=$!
 
 # squid: plain forwarding proxy, CONNECT allowed to the echo port only, no cache, no access log.
 SQ_PORT=$(free_port)
@@ -65,6 +70,7 @@ http_access deny all
 CONF
 "${AS_USER[@]}" squid -N -f "$TMP/squid.conf" > "$TMP/squid.out" 2>&1 &
 PIDS+=($!)
+SQ_PID=$!
 
 # tinyproxy
 TP_PORT=$(free_port)
@@ -82,35 +88,65 @@ DisableViaHeader Yes
 CONF
 "${AS_USER[@]}" tinyproxy -d -c "$TMP/tinyproxy.conf" > "$TMP/tinyproxy.out" 2>&1 &
 PIDS+=($!)
+TP_PID=$!
 
 wait_port "$SP_PORT"; wait_port "$SQ_PORT"; wait_port "$TP_PORT"
-run_load() {  # name [proxy]
+# CPU seconds (user + system, all threads) used so far by a process and its descendants: what
+# each proxy spends per tunnel, which other load on the machine disturbs far less than tunnels/s.
+cpu_seconds() {
+  local pids=("$1") i=0 ticks=0
+  while (( i < ${#pids[@]} )); do
+    pids+=($(pgrep -P "${pids[i]}" || true)); i=$((i + 1))
+  done
+  for pid in "${pids[@]}"; do
+    [[ -r /proc/$pid/stat ]] || continue
+    local stat; stat=$(< "/proc/$pid/stat") || continue
+    local fields=(${stat##*) })   # after "(comm) ": state is field 0, utime 11, stime 12
+    ticks=$((ticks + fields[11] + fields[12]))
+  done
+  /usr/bin/python3 -c "import os,sys; print(int(sys.argv[1]) / os.sysconf('SC_CLK_TCK'))" "$ticks"
+}
+run_load() {  # name [proxy [proxy pid]]
   local proxy_args=()
   [[ -n ${2:-} ]] && proxy_args=(--proxy "$2")
   "${AS_USER[@]}" "$TMP/proxy_load" run --target "$TARGET" "${proxy_args[@]}" --tunnels 200 \
     --concurrency "$CONCURRENCY" --pings "$PINGS" --max-seconds 10 > /dev/null || true   # warm-up
+  local before=0 after=0
+  [[ -n ${3:-} ]] && before=$(cpu_seconds "$3")
   "${AS_USER[@]}" "$TMP/proxy_load" run --target "$TARGET" "${proxy_args[@]}" --tunnels "$TUNNELS" \
     --concurrency "$CONCURRENCY" --pings "$PINGS" --max-seconds "$MAX_SECONDS" > "$TMP/$1.json"
+  [[ -n ${3:-} ]] && after=$(cpu_seconds "$3")
+  echo "$before $after" > "$TMP/$1.cpu"
   echo "$1 $(cat "$TMP/$1.json")"
 }
 echo "# CONNECT bench: tunnels=$TUNNELS concurrency=$CONCURRENCY pings=$PINGS sallyport_threads=$SALLYPORT_THREADS"
 run_load direct
-run_load sallyport 127.0.0.1:$SP_PORT
-run_load squid 127.0.0.1:$SQ_PORT
-run_load tinyproxy 127.0.0.1:$TP_PORT
+run_load sallyport 127.0.0.1:$SP_PORT "$SP_PID"
+run_load squid 127.0.0.1:$SQ_PORT "$SQ_PID"
+run_load tinyproxy 127.0.0.1:$TP_PORT "$TP_PID"
 
 /usr/bin/python3 - "$TMP" <<'PY'
 import json, sys
 d = sys.argv[1]
 r = {n: json.load(open(f"{d}/{n}.json")) for n in ("direct", "sallyport", "squid", "tinyproxy")}
+for n, v in r.items():
+    before, after = map(float, open(f"{d}/{n}.cpu").read().split())
+    v["proxy_cpu_us"] = (after - before) * 1e6 / max(v["tunnels"], 1)
+    v["client_cpu_us"] = v.get("client_cpu_s", 0) * 1e6 / max(v["tunnels"], 1)
 sp = r["sallyport"]
 print()
-print(f"{'proxy':<10} {'tunnels/s':>10} {'setup p50 us':>13} {'setup p99 us':>13} {'rtt p50 us':>11} {'rtt p99 us':>11} {'added rtt p99 us':>17}")
+print(f"{'proxy':<10} {'tunnels/s':>10} {'setup p50 us':>13} {'setup p99 us':>13} {'rtt p50 us':>11} {'rtt p99 us':>11} "
+      f"{'added rtt p50/p99 us':>21} {'proxy cpu us/tunnel':>20} {'client cpu us/tunnel':>21}")
 for n, v in r.items():
-    added = v["rtt_us"]["p99"] - r["direct"]["rtt_us"]["p99"]
+    added50 = v["rtt_us"]["p50"] - r["direct"]["rtt_us"]["p50"]
+    added99 = v["rtt_us"]["p99"] - r["direct"]["rtt_us"]["p99"]
     print(f"{n:<10} {v['tunnels_per_s']:>10.0f} {v['setup_us']['p50']:>13.0f} {v['setup_us']['p99']:>13.0f} "
-          f"{v['rtt_us']['p50']:>11.0f} {v['rtt_us']['p99']:>11.0f} {added:>17.0f}")
+          f"{v['rtt_us']['p50']:>11.0f} {v['rtt_us']['p99']:>11.0f} {f'{added50:.0f} / {added99:.0f}':>21} "
+          f"{v['proxy_cpu_us']:>20.0f} {v['client_cpu_us']:>21.0f}")
 print()
+print(f"sallyport / squid     proxy cpu per tunnel: {sp['proxy_cpu_us'] / max(r['squid']['proxy_cpu_us'], 1e-9):.2f}x "
+      f"(lower is better)")
+print(f"sallyport / tinyproxy proxy cpu per tunnel: {sp['proxy_cpu_us'] / max(r['tinyproxy']['proxy_cpu_us'], 1e-9):.2f}x")
 print(f"sallyport / squid     tunnels/s ratio: {sp['tunnels_per_s'] / r['squid']['tunnels_per_s']:.2f}x (target >= 1.5x)")
 print(f"sallyport / tinyproxy tunnels/s ratio: {sp['tunnels_per_s'] / r['tinyproxy']['tunnels_per_s']:.2f}x (target >= 1.2x)")
 print(f"sallyport added in-tunnel rtt p99 vs direct: {(sp['rtt_us']['p99'] - r['direct']['rtt_us']['p99']) / 1000:.3f} ms (target < 1 ms)")

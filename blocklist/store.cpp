@@ -253,6 +253,27 @@ BlocklistStats BlocklistStore::stats() const {
   return result;
 }
 
+void BlocklistStore::for_each_entry_sorted(
+    const std::function<void(std::string_view)>& visit) const {
+  std::vector<std::shared_ptr<const ParsedFeed>> copies;  // keeps the views below alive
+  {
+    std::lock_guard state_lock(state_mutex_);
+    for (const auto& feed : feeds_) {
+      if (feed.last_good) copies.push_back(feed.last_good);
+    }
+  }
+  std::vector<std::string> ips;
+  std::vector<std::string_view> entries;
+  for (const auto& copy : copies) {
+    for (std::size_t i = 0; i < copy->domain_count(); ++i) entries.push_back(copy->domain(i));
+    for (const auto& ip : copy->ips) ips.push_back("ip:" + ip.to_string());
+  }
+  entries.insert(entries.end(), ips.begin(), ips.end());
+  std::sort(entries.begin(), entries.end());
+  entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
+  for (const auto entry : entries) visit(entry);
+}
+
 std::chrono::nanoseconds BlocklistStore::next_delay() {
   std::chrono::nanoseconds base = options_.refresh;
   double unit = 0.5;

@@ -101,6 +101,10 @@ class BlocklistStore {
   // True once a snapshot is published and every configured feed has a good copy.
   bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
   BlocklistStats stats() const;
+  // Calls `visit` once per entry of the feeds' current good copies, in byte order and
+  // de-duplicated across feeds: normalised domains as matched, bare IPs as "ip:<canonical>".
+  // For digests (`sallyport attest`); sorts every entry, so never call it on the request path.
+  void for_each_entry_sorted(const std::function<void(std::string_view)>& visit) const;
   const EgressPolicyOptions& options() const noexcept { return options_; }
 
   // The next wait of the refresher: refresh × (1 ± jitter), or the retry wait (see thresholds).

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sallyport::config {
@@ -85,6 +86,18 @@ struct Provider {
   std::optional<std::string> api_version;
 };
 
+// An upstream MCP server exposed by the gateway at /mcp/<name> (Streamable HTTP transport).
+// Credentials stay in sallyport: `auth` becomes "Authorization: Bearer <secret>", `headers`
+// are extra request headers whose values are secrets; the agent's Authorization is dropped.
+struct McpServer {
+  std::string name;  // [A-Za-z0-9_.-]{1,64}: the path segment
+  std::string url;   // https://host[:port]/path (http:// only for loopback hosts)
+  std::vector<std::pair<std::string, SecretRef>> headers;  // header name -> secret value
+  std::optional<SecretRef> auth;                           // bearer token
+  std::optional<std::string> ca_file;
+  std::chrono::milliseconds timeout{60000};  // wait for the answer header and between bytes
+};
+
 struct Gateway {
   std::uint64_t max_request_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds connect_timeout{5000};
@@ -115,8 +128,24 @@ struct Safety {
   PromptShield prompt_shield;
 };
 
+// Where a pending approval is announced (POST, JSON; see governance/approval_webhook.hpp).
+struct ApprovalWebhook {
+  std::string url;                      // http:// or https://
+  std::optional<SecretRef> token;       // sent as "Authorization: Bearer <token>"
+  std::optional<std::string> ca_file;   // https: trust anchors (default: system store)
+  std::chrono::milliseconds timeout{5000};  // per attempt: connect + send + status line
+  std::uint32_t retries = 3;            // after the first attempt, with doubling backoff
+};
+
+struct Approvals {
+  std::chrono::seconds timeout{120};  // pending -> denied "approval:timeout"
+  std::uint32_t max_pending = 256;
+  std::optional<ApprovalWebhook> webhook;
+};
+
 struct Policy {
   std::optional<std::string> file;  // tool policy file; none = built-in default (allow, logged)
+  Approvals approvals;              // require_approval calls (only with a policy file)
 };
 
 struct TrustTier {
@@ -164,6 +193,18 @@ struct StateBackend {
   std::string url;
   std::optional<std::string> ca_file;
   std::string on_unavailable = "fail_closed";
+  // redis only (governance/state_backend.hpp, router/redis_client.hpp):
+  std::optional<std::string> username;             // AUTH user (ACL); else from the URL
+  std::optional<SecretRef> password;               // AUTH password; never inline
+  std::optional<std::string> server_name;          // TLS name to verify; default: URL host
+  std::chrono::milliseconds timeout{50};           // deadline of every Redis call
+  std::chrono::milliseconds connect_timeout{1000}; // connect + TLS + AUTH
+  std::uint32_t pool_size = 2;                     // connections
+  std::string key_prefix = "sallyport";            // keys: {prefix}:{tenant}:...
+  // state_backend.tenant: limits shared by every sandbox of identity.tenant (0 = off).
+  std::uint64_t tenant_daily_tokens = 0;
+  std::int64_t tenant_rpm = 0;
+  std::uint64_t tenant_tpm = 0;
 };
 
 struct KernelGuard {
@@ -174,6 +215,9 @@ struct KernelGuard {
   std::vector<std::uint32_t> router_uids{1001};
   std::vector<std::string> resolvers;
   std::string mode = "enforce";  // off | observe | enforce
+  // cgroup v2 directory of the agent; its id gets the guard's quarantine flag when trust drops to
+  // the quarantine tier (cleared when an operator resets trust). None = user-space quarantine only.
+  std::optional<std::string> agent_cgroup;
 };
 
 struct Log {
@@ -188,6 +232,7 @@ struct Config {
   std::string state_dir = "/var/lib/sallyport";
   Egress egress;
   std::vector<Provider> providers;
+  std::vector<McpServer> mcp_servers;
   Gateway gateway;
   Budgets budgets;
   RateLimits rate_limits;

@@ -17,6 +17,8 @@ strings = {"type": "array", "items": {"type": "string", "minLength": 1}}
 ports = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 65535}}
 uids = {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 4294967294}}
 http_url = {"type": "string", "pattern": "^https?://[^/\\s]+"}
+# No user:password in the authority (credentials go in "token").
+webhook_url = {"type": "string", "pattern": "^https?://[^/\\s@]+(/\\S*)?$"}
 
 def obj(props, required=()):
     o = {"type": "object", "properties": props, "additionalProperties": False}
@@ -43,6 +45,25 @@ provider = obj({"name": {"type": "string", "minLength": 1},
 provider["if"] = {"properties": {"kind": {"const": "azure_openai"}}}
 provider["then"] = {"required": ["api_version"]}
 
+def any_case(word):
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+# Headers sallyport sets itself (config/loader.cpp reserved_mcp_header), any letter case.
+mcp_reserved_headers = ["host", "content-length", "content-type", "transfer-encoding", "connection",
+                        "keep-alive", "upgrade", "te", "trailer", "accept", "accept-encoding",
+                        "mcp-session-id", "mcp-protocol-version", "last-event-id", "cookie"]
+mcp_reserved_pattern = ("^((" + "|".join(any_case(h) for h in mcp_reserved_headers) + ")$|" +
+                        any_case("x-sallyport-") + "|" + any_case("proxy-") + ")")
+
+mcp_server = obj({"name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
+                  "url": {"type": "string", "description": "https://, or http:// for a loopback host",
+                          "pattern": "^(https://[^/\\s?#@]+|http://(127\\.[0-9.]+|localhost|\\[::1\\])(:[0-9]+)?)(/[^\\s?#]*)?$"},
+                  "headers": {"type": "object", "additionalProperties": secret,
+                              "propertyNames": {"pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$",
+                                                "not": {"pattern": mcp_reserved_pattern}}},
+                  "auth": secret, "ca_file": {"type": "string", "minLength": 1},
+                  "timeout": duration}, ["name", "url"])
+
 sink = {"type": "object", "required": ["name", "kind"], "oneOf": [
     obj({"name": {"type": "string", "minLength": 1}, "kind": {"const": "syslog"},
          "address": host_port, "transport": enum("tcp", "tls"),
@@ -55,7 +76,13 @@ penalty_events = ["egress_blocked", "imds_attempt", "tool_denied", "jailbreak", 
 
 state_backend = obj({"kind": enum("local", "redis"), "url": {"type": "string", "minLength": 1},
                      "ca_file": {"type": "string", "minLength": 1},
-                     "on_unavailable": enum("fail_closed", "fail_open")})
+                     "on_unavailable": enum("fail_closed", "fail_open"),
+                     "username": {"type": "string", "minLength": 1}, "password": secret,
+                     "server_name": {"type": "string", "minLength": 1},
+                     "timeout": duration, "connect_timeout": duration, "pool_size": uint(1, 16),
+                     "key_prefix": {"type": "string", "minLength": 1},
+                     "tenant": obj({"daily_tokens": uint(0, 2**50), "rpm": uint(0, 1000000000),
+                                    "tpm": uint(0, 2**50)})})
 state_backend["if"] = {"properties": {"kind": {"const": "redis"}}, "required": ["kind"]}
 state_backend["then"] = {"required": ["url"], "properties": {"url": {"pattern": "^rediss?://"}}}
 
@@ -83,6 +110,7 @@ schema = {
                            "max_connections_per_client": uint(1, 1000000)}),
             "mode": enum("enforce", "report"), "resolvers": strings, "proxy_token": secret}),
         "providers": {"type": "array", "items": provider},
+        "mcp_servers": {"type": "array", "items": mcp_server},
         "gateway": obj({"max_request_bytes": uint(1024, 268435456), "connect_timeout": duration,
                         "first_byte_timeout": duration, "idle_timeout": duration}),
         "budgets": obj({"per_request_tokens": uint(1, 100000000),
@@ -93,7 +121,12 @@ schema = {
         "safety": obj({"floor": enum("safe", "low", "medium", "high"),
                        "prompt_shield": obj({"mode": enum("off", "observe", "enforce"),
                                              "patterns": strings})}),
-        "policy": obj({"file": {"type": "string", "minLength": 1}}),
+        "policy": obj({"file": {"type": "string", "minLength": 1},
+                       "approvals": obj({"timeout": duration, "max_pending": uint(1, 100000),
+                                         "webhook": obj({"url": webhook_url, "token": secret,
+                                                         "ca_file": {"type": "string", "minLength": 1},
+                                                         "timeout": duration,
+                                                         "retries": uint(0, 10)}, ["url"])})}),
         "trust": obj({"initial": uint(0, 1000), "threshold": uint(0, 1000),
                       "tiers": {"type": "array", "minItems": 5, "maxItems": 5,
                                 "items": obj({"name": {"type": "string", "minLength": 1},
@@ -111,7 +144,8 @@ schema = {
         "kernel_guard": obj({"enabled": {"type": "boolean"}, "pin_dir": {"type": "string", "minLength": 1},
                              "name": {"type": "string", "minLength": 1}, "agent_uids": uids,
                              "router_uids": uids, "resolvers": strings,
-                             "mode": enum("off", "observe", "enforce")}),
+                             "mode": enum("off", "observe", "enforce"),
+                             "agent_cgroup": {"type": "string", "pattern": "^/"}}),
         "log": obj({"format": enum("json", "text"), "level": enum("debug", "info", "warn", "error")}),
         "worker_threads": uint(0, 256),
     }),

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -152,6 +153,88 @@ void read_providers(const Json* node, std::vector<Provider>& out, Errors& errors
   out = std::move(providers);
 }
 
+// Header names sallyport sets itself (framing, session, content negotiation) cannot be injected.
+bool reserved_mcp_header(std::string lower) {
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static constexpr const char* kReserved[] = {
+      "host", "content-length", "content-type", "transfer-encoding", "connection", "keep-alive",
+      "upgrade", "te", "trailer", "accept", "accept-encoding", "mcp-session-id",
+      "mcp-protocol-version", "last-event-id", "cookie"};
+  for (const char* r : kReserved) {
+    if (lower == r) return true;
+  }
+  return lower.starts_with("x-sallyport-") || lower.starts_with("proxy-");
+}
+
+bool http_token(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (const char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("!#$%&'*+-.^_`|~", c)) return false;
+  }
+  return true;
+}
+
+void read_mcp_server_url(JsonReader& r, const std::string& ptr, const std::string& url) {
+  const auto u = boost::urls::parse_absolute_uri(url);
+  if (!u || (u->scheme() != "http" && u->scheme() != "https") || u->host().empty() ||
+      u->has_userinfo() || u->has_query() || u->has_fragment()) {
+    r.error(ptr + "/url", "expected an http:// or https:// URL without credentials, query or fragment, got \"" + url + "\"");
+    return;
+  }
+  const std::string host = u->host();
+  const bool loopback = host == "localhost" || host == "[::1]" || host.starts_with("127.");
+  if (u->scheme() == "http" && !loopback) {
+    r.error(ptr + "/url", "http:// is only allowed for loopback hosts; use https://");
+  }
+}
+
+void read_mcp_servers(const Json* node, std::vector<McpServer>& out, Errors& errors) {
+  if (!node) return;
+  std::vector<McpServer> servers;
+  for (std::size_t i = 0; i < node->size(); ++i) {
+    const std::string ptr = "/mcp_servers/" + std::to_string(i);
+    JsonReader r(&(*node)[i], ptr, errors);
+    if (!r.valid()) continue;
+    McpServer m;
+    for (const char* required : {"name", "url"}) {
+      if (!r.has(required)) r.error(ptr + "/" + required, "required key is missing");
+    }
+    r.get_string("name", m.name, true);
+    const bool name_ok = !m.name.empty() && m.name.size() <= 64 &&
+        m.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == std::string::npos;
+    if (!m.name.empty() && !name_ok) r.error(ptr + "/name", "expected 1-64 characters from [A-Za-z0-9_.-] (it is the /mcp/<name> path)");
+    r.get_string("url", m.url, true);
+    if (!m.url.empty()) read_mcp_server_url(r, ptr, m.url);
+    r.get_secret("auth", m.auth);
+    if (const auto* headers = r.object("headers")) {
+      JsonReader h(headers, ptr + "/headers", errors);
+      for (const auto& [name, value] : headers->items()) {
+        const std::string hptr = ptr + "/headers/" + escape_pointer_token(name);
+        if (!http_token(name) || reserved_mcp_header(name)) {
+          h.error(hptr, "expected a header name sallyport does not set itself (not Host, Content-*, Accept, Mcp-*, Connection, ...)");
+        }
+        std::string lower = name;
+        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (m.auth && lower == "authorization") {
+          h.error(hptr, "set either \"auth\" or an Authorization header, not both");
+        }
+        std::optional<SecretRef> secret;
+        h.get_secret(name.c_str(), secret);
+        if (secret) m.headers.emplace_back(name, *secret);
+      }
+      h.finish();
+    }
+    r.get_optional_string("ca_file", m.ca_file);
+    r.get_duration_ms("timeout", m.timeout, milliseconds(100), hours(1));
+    for (const auto& other : servers) {
+      if (other.name == m.name) r.error(ptr + "/name", "duplicate MCP server name \"" + m.name + "\"");
+    }
+    r.finish();
+    servers.push_back(std::move(m));
+  }
+  out = std::move(servers);
+}
+
 void read_gateway(const Json* node, Gateway& out, Errors& errors) {
   JsonReader r(node, "/gateway", errors);
   r.get_uint("max_request_bytes", out.max_request_bytes, 1024, 256ull * 1024 * 1024);
@@ -290,8 +373,53 @@ void read_state_backend(const Json* node, StateBackend& out, Errors& errors) {
   r.get_string("url", out.url, true);
   r.get_optional_string("ca_file", out.ca_file);
   r.get_enum("on_unavailable", out.on_unavailable, {"fail_closed", "fail_open"});
+  r.get_optional_string("username", out.username);
+  r.get_secret("password", out.password);
+  r.get_optional_string("server_name", out.server_name);
+  r.get_duration_ms("timeout", out.timeout, milliseconds(1), seconds(10));
+  r.get_duration_ms("connect_timeout", out.connect_timeout, milliseconds(10), seconds(60));
+  r.get_uint("pool_size", out.pool_size, 1, 16);
+  r.get_string("key_prefix", out.key_prefix, true);
+  if (const auto* tenant = r.object("tenant")) {
+    JsonReader t(tenant, "/state_backend/tenant", errors);
+    t.get_uint("daily_tokens", out.tenant_daily_tokens, 0, 1ull << 50);
+    t.get_uint("rpm", out.tenant_rpm, 0, 1'000'000'000);
+    t.get_uint("tpm", out.tenant_tpm, 0, 1ull << 50);
+    t.finish();
+  }
   if (out.kind == "redis" && out.url.rfind("redis://", 0) != 0 && out.url.rfind("rediss://", 0) != 0) {
     r.error("/state_backend/url", "required for redis: \"redis://host:port\" or \"rediss://host:port\"");
+  }
+  if (const auto at = out.url.find('@'); at != std::string::npos &&
+      out.url.find(':', out.url.find("://") + 3) < at) {
+    r.error("/state_backend/url", "must not carry a password (secrets are never inline): use "
+            "state_backend.password {\"env\": NAME} or {\"file\": PATH}");
+  }
+  r.finish();
+}
+
+void read_approvals(const Json* node, Approvals& out, Errors& errors) {
+  if (!node) return;
+  JsonReader r(node, "/policy/approvals", errors);
+  r.get_duration_s("timeout", out.timeout, seconds(1), hours(24));
+  r.get_uint("max_pending", out.max_pending, 1, 100'000);
+  if (const auto* hook = r.object("webhook")) {
+    JsonReader w(hook, "/policy/approvals/webhook", errors);
+    ApprovalWebhook webhook;
+    if (!w.has("url")) w.error("/policy/approvals/webhook/url", "required: an http(s):// URL");
+    w.get_string("url", webhook.url, true);
+    const auto u = boost::urls::parse_absolute_uri(webhook.url);
+    if (w.has("url") && (!u || (u->scheme() != "http" && u->scheme() != "https") ||
+                         u->host().empty() || u->has_userinfo())) {
+      w.error("/policy/approvals/webhook/url",
+              "expected an http:// or https:// URL without user:password (use \"token\")");
+    }
+    w.get_secret("token", webhook.token);
+    w.get_optional_string("ca_file", webhook.ca_file);
+    w.get_duration_ms("timeout", webhook.timeout, milliseconds(100), seconds(60));
+    w.get_uint("retries", webhook.retries, 0, 10);
+    w.finish();
+    out.webhook = std::move(webhook);
   }
   r.finish();
 }
@@ -305,6 +433,11 @@ void read_kernel_guard(const Json* node, KernelGuard& out, Errors& errors) {
   r.get_uid_list("router_uids", out.router_uids);
   r.get_string_list("resolvers", out.resolvers);
   r.get_enum("mode", out.mode, {"off", "observe", "enforce"});
+  r.get_optional_string("agent_cgroup", out.agent_cgroup);
+  if (out.agent_cgroup && !out.agent_cgroup->starts_with("/")) {
+    r.error("/kernel_guard/agent_cgroup",
+            "expected an absolute cgroup v2 directory such as \"/sys/fs/cgroup/agent\"");
+  }
   r.finish();
 }
 
@@ -345,6 +478,7 @@ LoadResult parse_config(std::string_view json_text, std::string_view source) {
   root.get_string("state_dir", cfg.state_dir, true);
   read_egress(root.object("egress"), cfg.egress, errors);
   read_providers(root.array("providers"), cfg.providers, errors);
+  read_mcp_servers(root.array("mcp_servers"), cfg.mcp_servers, errors);
   read_gateway(root.object("gateway"), cfg.gateway, errors);
   read_budgets(root.object("budgets"), cfg.budgets, errors);
   read_rate_limits(root.object("rate_limits"), cfg.rate_limits, errors);
@@ -352,6 +486,7 @@ LoadResult parse_config(std::string_view json_text, std::string_view source) {
   if (const auto* policy = root.object("policy")) {
     JsonReader p(policy, "/policy", errors);
     p.get_optional_string("file", cfg.policy.file);
+    read_approvals(p.object("approvals"), cfg.policy.approvals, errors);
     p.finish();
   }
   read_trust(root.object("trust"), cfg.trust, errors);
@@ -374,7 +509,9 @@ LoadResult parse_config(std::string_view json_text, std::string_view source) {
 
 FileRead read_small_file(const std::string& path, std::size_t max_bytes) {
   FileRead out;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  // O_NONBLOCK: opening a FIFO put in the file's place must not hang start-up or a SIGHUP
+  // reload; the fstat on this same fd then rejects anything but a regular file.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     out.error = path + ": cannot open: " + std::strerror(errno);
     return out;

@@ -71,6 +71,32 @@ Json providers_json(const std::vector<Provider>& providers) {
   return out;
 }
 
+Json mcp_servers_json(const std::vector<McpServer>& servers) {
+  Json out = Json::array();
+  for (const auto& m : servers) {
+    Json j{{"name", m.name}, {"url", m.url}, {"timeout", ms(m.timeout)}};
+    if (m.auth) j["auth"] = secret_json(m.auth);
+    if (!m.headers.empty()) {
+      j["headers"] = Json::object();
+      for (const auto& [name, ref] : m.headers) j["headers"][name] = secret_json(std::optional<SecretRef>(ref));
+    }
+    if (m.ca_file) j["ca_file"] = *m.ca_file;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Json approvals_json(const Approvals& a) {
+  Json j{{"timeout", ms(a.timeout)}, {"max_pending", a.max_pending}};
+  if (a.webhook) {
+    const auto& w = *a.webhook;
+    j["webhook"] = {{"url", w.url}, {"timeout", ms(w.timeout)}, {"retries", w.retries}};
+    if (w.token) j["webhook"]["token"] = secret_json(w.token);
+    if (w.ca_file) j["webhook"]["ca_file"] = *w.ca_file;
+  }
+  return j;
+}
+
 Json trust_json(const Trust& t) {
   Json tiers = Json::array();
   for (const auto& tier : t.tiers) tiers.push_back({{"name", tier.name}, {"min", tier.min}});
@@ -128,6 +154,7 @@ Json to_masked_json(const Config& c) {
   j["state_dir"] = c.state_dir;
   j["egress"] = egress_json(c.egress);
   j["providers"] = providers_json(c.providers);
+  j["mcp_servers"] = mcp_servers_json(c.mcp_servers);
   j["gateway"] = {{"max_request_bytes", c.gateway.max_request_bytes},
                   {"connect_timeout", ms(c.gateway.connect_timeout)},
                   {"first_byte_timeout", ms(c.gateway.first_byte_timeout)},
@@ -145,12 +172,26 @@ Json to_masked_json(const Config& c) {
                    {"patterns", c.safety.prompt_shield.patterns}}}};
   j["policy"] = Json::object();
   if (c.policy.file) j["policy"]["file"] = *c.policy.file;
+  j["policy"]["approvals"] = approvals_json(c.policy.approvals);
   j["trust"] = trust_json(c.trust);
   j["audit"] = audit_json(c.audit);
   j["state_backend"] = {{"kind", c.state_backend.kind},
                         {"on_unavailable", c.state_backend.on_unavailable}};
   if (!c.state_backend.url.empty()) j["state_backend"]["url"] = c.state_backend.url;
   if (c.state_backend.ca_file) j["state_backend"]["ca_file"] = *c.state_backend.ca_file;
+  if (c.state_backend.kind == "redis") {
+    auto& sb = j["state_backend"];
+    if (c.state_backend.username) sb["username"] = *c.state_backend.username;
+    if (c.state_backend.password) sb["password"] = secret_json(c.state_backend.password);
+    if (c.state_backend.server_name) sb["server_name"] = *c.state_backend.server_name;
+    sb["timeout"] = format_duration(c.state_backend.timeout);
+    sb["connect_timeout"] = format_duration(c.state_backend.connect_timeout);
+    sb["pool_size"] = c.state_backend.pool_size;
+    sb["key_prefix"] = c.state_backend.key_prefix;
+    sb["tenant"] = {{"daily_tokens", c.state_backend.tenant_daily_tokens},
+                    {"rpm", c.state_backend.tenant_rpm},
+                    {"tpm", c.state_backend.tenant_tpm}};
+  }
   j["kernel_guard"] = {{"enabled", c.kernel_guard.enabled},
                        {"pin_dir", c.kernel_guard.pin_dir},
                        {"name", c.kernel_guard.name},
@@ -158,6 +199,7 @@ Json to_masked_json(const Config& c) {
                        {"router_uids", c.kernel_guard.router_uids},
                        {"resolvers", c.kernel_guard.resolvers},
                        {"mode", c.kernel_guard.mode}};
+  if (c.kernel_guard.agent_cgroup) j["kernel_guard"]["agent_cgroup"] = *c.kernel_guard.agent_cgroup;
   j["log"] = {{"format", c.log.format}, {"level", c.log.level}};
   j["worker_threads"] = c.worker_threads;
   return j;

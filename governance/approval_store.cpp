@@ -1,6 +1,8 @@
 // Pending tool-call approvals with bounded wait (contracts in approval_store.hpp).
 #include "governance/approval_store.hpp"
 
+#include "common/redact.hpp"
+
 #include <openssl/evp.h>
 #include <sodium.h>
 
@@ -41,6 +43,16 @@ std::string args_sha256_hex(std::string_view data) {
     throw std::runtime_error("EVP_Digest(SHA-256) failed");
   }
   return to_hex(digest, length);
+}
+
+std::string approval_args_summary(std::string_view args_json, std::size_t max_bytes) {
+  // Redact before cutting: a cut could split a key and hide it from the patterns.
+  std::string text = sanitize_for_log(args_json);
+  if (text.size() <= max_bytes) return text;
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  text.resize(cut);
+  return text + "\u2026";
 }
 
 const char* to_string(ApprovalState state) noexcept {
@@ -85,6 +97,7 @@ std::optional<ApprovalRecord> ApprovalStore::create(const ApprovalRequest& reque
       record.sandbox = request.sandbox;
       record.tool = request.tool;
       record.args_sha256 = args_sha256_hex(request.args_json);
+      record.args_summary = approval_args_summary(request.args_json);
       if (config_.include_args) record.args = request.args_json;
       record.rule = request.rule;
       record.call_id = request.call_id;

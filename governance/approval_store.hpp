@@ -53,6 +53,9 @@ struct ApprovalRecord {
   std::string tool;
   std::string args_sha256;          // hex SHA-256 of the arguments text
   std::optional<std::string> args;  // only with include_args
+  // Secrets redacted, controls escaped, at most ~200 bytes: enough for an operator to judge the
+  // call from a notification without the full (possibly sensitive) arguments.
+  std::string args_summary;
   std::string rule;
   std::string call_id;
   std::chrono::system_clock::time_point created;
@@ -145,5 +148,9 @@ class ApprovalStore {
 
 // Lower-case hex SHA-256 of `data` (OpenSSL).
 std::string args_sha256_hex(std::string_view data);
+
+// ApprovalRecord::args_summary for `args_json`: redact_secrets + escape_untrusted, cut at
+// `max_bytes` (on a UTF-8 boundary) with "…" appended when cut.
+std::string approval_args_summary(std::string_view args_json, std::size_t max_bytes = 200);
 
 }  // namespace sallyport::governance

@@ -29,19 +29,39 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool read_small_file(const std::filesystem::path& path, std::string& out, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+// One open, then fstat on the same fd: the mode and type checked are those of the bytes read
+// (no stat-then-open race with a swapped file or symlink). `owner_only` rejects group/other
+// access (secret keys). O_NONBLOCK so a FIFO cannot hang us before fstat rejects it.
+bool read_small_file(const std::filesystem::path& path, std::string& out, std::string& error,
+                     bool owner_only = false) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (owner_only ? O_NOFOLLOW : 0));
+  if (fd < 0) {
     error = path.string() + ": cannot open: " + std::strerror(errno);
     return false;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  if (out.size() > 4096) {
-    error = path.string() + ": too large for a key file";
+  struct stat st{};
+  const bool stat_ok = ::fstat(fd, &st) == 0;
+  if (!stat_ok || !S_ISREG(st.st_mode) || st.st_size > 4096) {
+    ::close(fd);
+    error = path.string() + (!stat_ok ? ": cannot stat" : !S_ISREG(st.st_mode) ? ": not a regular file"
+                                                                          : ": too large for a key file");
     return false;
   }
+  if (owner_only && (st.st_mode & 077) != 0) {
+    ::close(fd);
+    error = path.string() + ": secret key is accessible by group/other; expected mode 0600";
+    return false;
+  }
+  out.assign(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t filled = 0;
+  while (filled < out.size()) {
+    const ssize_t got = ::read(fd, out.data() + filled, out.size() - filled);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    filled += static_cast<std::size_t>(got);
+  }
+  ::close(fd);
+  out.resize(filled);
   return true;
 }
 
@@ -159,17 +179,8 @@ Signature Identity::sign(std::span<const std::uint8_t> message) const {
 
 std::optional<Identity> Identity::load(const std::filesystem::path& state_dir, std::string& error) {
   const auto path = state_dir / kSecretKeyFile;
-  struct stat st{};
-  if (::stat(path.c_str(), &st) != 0) {
-    error = path.string() + ": " + std::strerror(errno);
-    return std::nullopt;
-  }
-  if ((st.st_mode & 077) != 0) {
-    error = path.string() + ": secret key is accessible by group/other; expected mode 0600";
-    return std::nullopt;
-  }
   std::string content;
-  if (!read_small_file(path, content, error)) return std::nullopt;
+  if (!read_small_file(path, content, error, /*owner_only=*/true)) return std::nullopt;
   std::array<std::uint8_t, 32> seed{};
   const bool ok = audit::from_hex(trim(content), seed.data(), seed.size());
   sodium_memzero(content.data(), content.size());

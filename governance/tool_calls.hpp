@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -142,6 +143,8 @@ class ToolCallStreamFilter {
 
   virtual void render_call(const HeldCall& call, std::vector<nlohmann::json>& out) = 0;
   virtual void render_finish(const QueueItem& item, std::vector<nlohmann::json>& out) = 0;
+  // Last look at everything drain() releases, in order (e.g. to renumber events).
+  virtual void on_drained(std::vector<nlohmann::json>& /*out*/) {}
 
  private:
   StreamToolCallJudge judge_;
@@ -193,6 +196,49 @@ class AnthropicToolCallStreamFilter final : public ToolCallStreamFilter {
 
   std::map<std::size_t, HeldCall> open_;  // by content block index
   std::size_t released_ = 0;
+};
+
+// ----- OpenAI Responses API (/v1/responses) -----
+// Requests need nothing extra: strip_denied_tools(…, ApiFlavor::openai, …) reads Responses tools
+// ({type:"function", name}) and tool_choice ({type:"function", name}).
+// Answers carry calls as output items: {type:"function_call", id:"fc_…", call_id:"call_…", name,
+// arguments} and {type:"custom_tool_call", call_id, name, input}. A denied call's item is
+// replaced, at the same output index, by an assistant message item
+//   {type:"message", id:"msg_sallyport_<item id>", status:"completed", role:"assistant",
+//    content:[{type:"output_text", text:<refusal>, annotations:[]}]}
+// so output indexes, ids and the response status stay valid. Built-in tools that the provider
+// runs itself (web_search_call, mcp_call, …) are not calls the agent executes and pass.
+
+// The function_call / custom_tool_call items of a Responses API answer, in output order
+// (ToolCallInfo::id = call_id).
+std::vector<ToolCallInfo> list_responses_tool_calls(const nlohmann::json& response);
+// Judges every call item and replaces denied ones by the refusal message item.
+ResponseToolFilterResult filter_responses_tool_calls(nlohmann::json& response,
+                                                     const ToolCallJudge& judge);
+
+// Responses API stream events (the `data:` JSON of each SSE event; its "type" is the event
+// name). A call item is held from response.output_item.added to response.output_item.done
+// (argument deltas included), then released as the original events or replaced by the events of
+// a refusal message item at the same output_index (output_item.added, content_part.added,
+// output_text.delta/done, content_part.done, output_item.done). The final response.completed /
+// .incomplete / .failed event has its output rewritten the same way; calls that only appear
+// there are judged too. When the upstream numbers its events (sequence_number), the released
+// events are renumbered consecutively.
+class ResponsesToolCallStreamFilter final : public ToolCallStreamFilter {
+ public:
+  explicit ResponsesToolCallStreamFilter(StreamToolCallJudge judge);
+  std::vector<nlohmann::json> feed(const nlohmann::json& event) override;
+  std::vector<nlohmann::json> finish() override;
+
+ private:
+  void render_call(const HeldCall& call, std::vector<nlohmann::json>& out) override;
+  void render_finish(const QueueItem& item, std::vector<nlohmann::json>& out) override;
+  void on_drained(std::vector<nlohmann::json>& out) override;
+
+  std::map<std::size_t, HeldCall> open_;          // by output_index
+  std::set<std::size_t> seen_;                    // output indexes of call items
+  std::map<std::size_t, Decision> decided_;       // by output_index, once rendered
+  std::optional<long long> next_sequence_number_;  // set when the upstream numbers events
 };
 
 }  // namespace sallyport::governance

@@ -83,6 +83,7 @@ std::vector<json> ToolCallStreamFilter::drain() {
     }
     queue_.pop_front();
   }
+  on_drained(out);
   return out;
 }
 

@@ -334,7 +334,8 @@ ToolPolicyLoadResult load_tool_policy_file(const std::string& path,
     result.errors.push_back({"", path + ": " + std::move(message)});
     return result;
   };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  // O_NONBLOCK: a FIFO in the policy's place must not hang the load (fstat below rejects it).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return fail(std::string("cannot open: ") + std::strerror(errno));
   struct FdCloser {
     int fd;

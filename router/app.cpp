@@ -1,8 +1,11 @@
 #include "router/app.hpp"
 
 #include "common/log.hpp"
+#include "common/redact.hpp"
 #include "config/loader.hpp"
 #include "router/admin_api.hpp"
+#include "router/approval_notifier.hpp"
+#include "router/attest_route.hpp"
 #include "router/audit_service.hpp"
 #include "router/blocklist_service.hpp"
 #include "router/config_mapping.hpp"
@@ -14,6 +17,7 @@
 #include "router/http_server.hpp"
 #include "router/metrics.hpp"
 #include "router/readiness.hpp"
+#include "router/state_backend_service.hpp"
 #include "router/version.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -112,6 +116,11 @@ class App {
     }
     readiness_.add("audit", [this] { return audit_->healthy(); });
     add_identity_route();
+    admin_api_.add_route(
+        boost::beast::http::verb::get, "/admin/attest",
+        make_attest_route({[this] { return config_.load(); }, [this] { return blocklist_.store(); },
+                           [this]() -> const identity::Identity& { return audit_->identity(); },
+                           audit_->chain().dir(), &attested_policy_}));
     admin_api_.set_token(load_admin_token(*cfg));
     admin_api_.set_metrics_require_token(cfg->admin.metrics_require_token);
     readiness_.add("config", [] { return true; });
@@ -188,6 +197,11 @@ class App {
       return false;
     }
     governance_ = std::move(built.governance);
+    if (auto error = start_approval_webhook(cfg, *governance_, metrics_.registry())) {
+      log::error("approval", "invalid approval webhook settings", {{"error", *error}});
+      return false;
+    }
+    attested_policy_.loaded(governance_->tool_policy_file);
     if (governance_->trust) {
       trust_actions_ = std::make_shared<TrustActions>(*governance_->trust, governance_->agent, cfg, metrics_);
       governance_->trust->set_tier_callback([this](const governance::TrustChange& change) {
@@ -202,9 +216,10 @@ class App {
         audit_->record(std::move(record));
       });
     }
+    if (!start_state_backend(cfg)) return false;
     try {
       gateway_ = std::make_unique<InferenceGateway>(
-          ioc_, cfg, [this] { return egress_policy(); }, governance_->deps(), metrics_.registry(),
+          ioc_, cfg, [this] { return egress_policy(); }, gateway_deps(), metrics_.registry(),
           [this](const GatewayEvent& e) { on_gateway_event(e); });
     } catch (const std::exception& e) {
       log::error("gateway", "invalid gateway settings", {{"error", e.what()}});
@@ -223,11 +238,37 @@ class App {
     return true;
   }
 
+  // state_backend: local (default) or redis, shared by the fleet (router/state_backend_service.hpp).
+  bool start_state_backend(const config::Config& cfg) {
+    auto built = StateBackendService::build(ioc_, cfg, metrics_.registry());
+    if (!built.service) {
+      log::error("state_backend", "invalid state backend settings", {{"error", built.error}});
+      return false;
+    }
+    state_backend_ = std::move(built.service);
+    state_backend_->start();
+    readiness_.add("state_backend", [this] { return state_backend_->ready(); });
+    admin_api_.add_route(boost::beast::http::verb::get, "/admin/state_backend", [this](const HttpRequest& req) {
+      return make_response(req, 200, state_backend_->admin_json().dump() + "\n", "application/json");
+    });
+    return true;
+  }
+
   // The egress policy every proxy request and upstream connection is checked against; while
   // the agent is quarantined, a policy that denies everything.
   std::shared_ptr<const blocklist::EgressPolicy> egress_policy() {
+    // audit.on_failure fail_closed: no policy while the audit log cannot record (the proxy then
+    // refuses with 503 policy:unavailable, the gateway's upstream check fails closed).
+    if (audit_ && audit_->fail_closed() && !audit_->healthy()) return nullptr;
     if (trust_actions_ && trust_actions_->quarantined()) return trust_actions_->quarantine_policy();
     return blocklist_.policy();
+  }
+
+  GatewayDeps gateway_deps() const {
+    auto deps = governance_->deps();
+    if (state_backend_) deps.shared_state = state_backend_->shared();
+    if (audit_->fail_closed()) deps.audit_available = [this] { return audit_->healthy(); };
+    return deps;
   }
 
   // One canonical log line and one audit record per gateway decision.
@@ -241,10 +282,11 @@ class App {
     record.kind = event.kind;
     record.decision = event.decision;
     record.reason = event.reason.empty() ? std::string("default") : event.reason;
+    // model and detail are agent-controlled text: credential shapes are masked like in the log.
     record.detail = {{"rule", event.rule},           {"provider", event.provider},
-                     {"model", event.model},         {"prompt_tokens", event.prompt_tokens},
+                     {"model", redact_secrets(event.model)}, {"prompt_tokens", event.prompt_tokens},
                      {"completion_tokens", event.completion_tokens}, {"status", event.status}};
-    if (!event.detail.empty()) record.detail["detail"] = event.detail;
+    if (!event.detail.empty()) record.detail["detail"] = redact_secrets(event.detail);
     audit_->record(std::move(record));
   }
 
@@ -257,11 +299,11 @@ class App {
     record.decision = event.allowed ? (event.report_only_would_deny ? "would_deny" : "allow") : "deny";
     record.reason = event.reason.empty() ? std::string("default") : event.reason;
     record.detail = {{"client", event.client},     {"method", event.method},
-                     {"host", event.host},         {"port", event.port},
+                     {"host", redact_secrets(event.host)}, {"port", event.port},
                      {"rule", event.rule},         {"status", event.status},
                      {"bytes_up", event.bytes_up}, {"bytes_down", event.bytes_down},
                      {"duration_us", event.duration.count()}};
-    if (!event.detail.empty()) record.detail["detail"] = event.detail;
+    if (!event.detail.empty()) record.detail["detail"] = redact_secrets(event.detail);
     audit_->record(std::move(record));
   }
 
@@ -340,9 +382,11 @@ class App {
       return;
     }
     if (governance_) {
-      for (const auto& e : governance_->reload_tool_policy()) {
+      const auto policy_errors = governance_->reload_tool_policy();
+      for (const auto& e : policy_errors) {
         log::error("policy", "tool policy reload rejected; keeping the running policy", {{"error", e}});
       }
+      if (policy_errors.empty()) attested_policy_.loaded(governance_->tool_policy_file);
     }
     apply_logging(*fresh);
     admin_api_.set_token(load_admin_token(*fresh));
@@ -401,7 +445,9 @@ class App {
   BlocklistService blocklist_;
   std::unique_ptr<AuditService> audit_;
   std::unique_ptr<GatewayGovernance> governance_;
+  std::unique_ptr<StateBackendService> state_backend_;  // outlives gateway_ (declared before it)
   std::shared_ptr<TrustActions> trust_actions_;
+  AttestedToolPolicy attested_policy_;  // what GET /admin/attest states about the tool policy
   std::unique_ptr<InferenceGateway> gateway_;
   std::unique_ptr<ForwardProxy> proxy_;
   KernelEventService kernel_events_{metrics_.registry(),

@@ -107,33 +107,35 @@ class ProxyListener : public std::enable_shared_from_this<ProxyListener> {
  private:
   static asio::awaitable<void> accept_loop(std::shared_ptr<ProxyListener> self) {
     for (;;) {
-      auto [ec, socket] = co_await self->acceptor_.async_accept(asio::make_strand(self->ioc_), use_tuple);
+      // The peer address comes with accept() itself (no getpeername per connection).
+      tcp::endpoint peer;
+      auto [ec, socket] =
+          co_await self->acceptor_.async_accept(asio::make_strand(self->ioc_), peer, use_tuple);
       if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) co_return;
       if (ec) {  // e.g. EMFILE: keep serving the connections we have
         self->context_->metrics.error("accept");
         log::warn("proxy", "accept failed", {{"error", ec.message()}});
         continue;
       }
-      self->admit(std::move(socket));
+      self->admit(std::move(socket), peer);
     }
   }
 
-  void admit(tcp::socket socket) {
+  void admit(tcp::socket socket, const tcp::endpoint& peer) {
     boost::system::error_code ec;
-    auto peer = socket.remote_endpoint(ec);
-    if (ec) return;
-    std::string client = endpoint_text(peer);
+    auto address = peer.address().to_string();
+    std::string client = peer.address().is_v6() ? "[" + address + "]:" : address + ":";
+    client += std::to_string(peer.port());
     auto executor = socket.get_executor();
     auto control = std::make_shared<ConnectionControl>(executor);
     std::uint64_t id = 0;
-    if (auto refused = context_->admit(peer.address().to_string(), control, id)) {
+    if (auto refused = context_->admit(address, control, id)) {
       asio::co_spawn(executor, refuse_over_capacity(context_, std::move(socket), client, *refused),
                      log_unexpected);
       return;
     }
     socket.set_option(tcp::no_delay(true), ec);
     auto context = context_;
-    auto address = peer.address().to_string();
     asio::co_spawn(executor, run_connection(context, std::move(socket), control, std::move(client)),
                    [context, address, id](std::exception_ptr failure) {
                      context->release(address, id);

@@ -11,6 +11,7 @@
 #include "governance/usage.hpp"
 #include "router/gateway_internal.hpp"
 #include "router/listen_address.hpp"
+#include "router/mcp_exchange.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -88,6 +89,11 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& registry)
                            .Name("sallyport_budget_remaining_tokens")
                            .Help("Tokens left in the budget window (daily).")
                            .Register(registry)),
+      budget_limit(prometheus::BuildGauge()
+                       .Name("sallyport_budget_limit_tokens")
+                       .Help("The token budget of the window (daily cap); with "
+                             "sallyport_budget_remaining_tokens it gives the share used.")
+                       .Register(registry)),
       uncharged(prometheus::BuildCounter()
                     .Name("sallyport_uncharged_responses_total")
                     .Help("Successful answers whose usage could not be read (charged at the "
@@ -167,6 +173,7 @@ InferenceGateway::Impl::Impl(asio::io_context& io, const config::Config& config,
     }
     base_urls.emplace(p.name, std::move(parsed));
   }
+  mcp = std::make_unique<McpGateway>(cfg, registry);
 }
 
 void InferenceGateway::Impl::emit(const GatewayEvent& event) const {
@@ -175,9 +182,11 @@ void InferenceGateway::Impl::emit(const GatewayEvent& event) const {
 
 std::string InferenceGateway::Impl::budget_remaining_header() {
   if (!deps.budget) return "unlimited";
-  const auto remaining = deps.budget->remaining_today();
+  const auto budget = deps.budget->snapshot();
+  const auto remaining = budget.remaining_today;
   if (remaining == std::numeric_limits<std::int64_t>::max()) return "unlimited";
   metrics.budget_remaining.Add({{"window", "daily"}}).Set(static_cast<double>(remaining));
+  metrics.budget_limit.Add({{"window", "daily"}}).Set(static_cast<double>(budget.daily_cap));
   return std::to_string(remaining);
 }
 
@@ -241,7 +250,12 @@ asio::awaitable<void> InferenceGateway::Impl::run_session(std::shared_ptr<beast:
     auto request = parser.release();
     active.fetch_add(1);
     metrics.in_flight.Increment();
-    const bool keep = co_await handle_gateway_request(*this, *client, request);
+    bool keep = false;  // if/else, not ?: — GCC 12 mishandles co_await inside a conditional
+    if (is_mcp_target(request.target())) {
+      keep = co_await handle_mcp_request(*this, *client, request);
+    } else {
+      keep = co_await handle_gateway_request(*this, *client, request);
+    }
     metrics.in_flight.Decrement();
     active.fetch_sub(1);
     if (!keep || stopping.load()) break;

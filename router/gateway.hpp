@@ -21,6 +21,7 @@
 #include "governance/content_safety.hpp"
 #include "governance/prompt_shield.hpp"
 #include "governance/rate_limiter.hpp"
+#include "governance/state_backend.hpp"
 #include "governance/tool_policy.hpp"
 #include "governance/trust.hpp"
 #include "router/http_server.hpp"
@@ -64,7 +65,13 @@ struct GatewayDeps {
   // tool, budget or rate exhaustion), recovery on clean requests; quarantine (tier 0) denies all
   // model traffic with 403 "trust:below-threshold" (rule "quarantine").
   governance::TrustRegistry* trust = nullptr;
+  // Fleet state (state_backend kind redis): consulted after the local rate/budget checks, which
+  // stay the floor; fail_closed outages answer 503 (router/state_backend_gateway.cpp).
+  governance::StateBackend* shared_state = nullptr;
   std::string agent = "default";  // identity.sandbox: the trust and approval key
+  // audit.on_failure "fail_closed": while this returns false (the audit log cannot record, e.g.
+  // disk full) every model request is refused with 503 "audit:unavailable". Empty = never refuse.
+  std::function<bool()> audit_available;
 };
 
 // Admin routes are handed to the caller through this (AdminApi::add_route fits it directly).

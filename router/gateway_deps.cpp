@@ -49,7 +49,10 @@ std::vector<std::string> build_tool_policy(const config::Config& cfg, GatewayGov
   }
   g.tool_policy = std::make_unique<governance::ToolPolicyStore>(std::move(loaded.policy));
   g.tool_policy_file = cfg.policy.file;
-  g.approvals = std::make_unique<governance::ApprovalStore>();
+  governance::ApprovalConfig approvals;
+  approvals.timeout = cfg.policy.approvals.timeout;
+  approvals.max_pending = cfg.policy.approvals.max_pending;
+  g.approvals = std::make_unique<governance::ApprovalStore>(approvals);
   return {};
 }
 

@@ -9,6 +9,7 @@
 // The owner keeps the returned object alive longer than the InferenceGateway using deps().
 #include "config/config.hpp"
 #include "governance/approval_store.hpp"
+#include "governance/approval_webhook.hpp"
 #include "governance/budget_ledger.hpp"
 #include "governance/content_safety.hpp"
 #include "governance/prompt_shield.hpp"
@@ -33,6 +34,8 @@ struct GatewayGovernance {
   std::unique_ptr<governance::ToolPolicyStore> tool_policy;
   std::optional<std::string> tool_policy_file;  // for reload on SIGHUP
   std::unique_ptr<governance::ApprovalStore> approvals;
+  // After `approvals`: destroyed first, while the store that calls it still exists.
+  std::unique_ptr<governance::ApprovalWebhook> approval_webhook;  // router/approval_notifier.hpp
   std::unique_ptr<governance::TrustRegistry> trust;
   std::string agent;  // identity.sandbox
 

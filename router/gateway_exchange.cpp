@@ -66,6 +66,7 @@ asio::awaitable<bool> GatewayExchange::run() {
   if (auto error = check_request()) co_return co_await reply_error(*error);
   if (auto error = check_policy()) co_return co_await reply_error(*error);
   if (auto error = take_rate_and_budget()) co_return co_await reply_error(*error);
+  if (auto error = co_await take_shared_state()) co_return co_await reply_error(*error);
   if (auto error = co_await acquire_slot()) co_return co_await reply_error(*error);
   co_return co_await forward();
 }
@@ -109,6 +110,12 @@ std::optional<governance::ApiErrorResponse> GatewayExchange::check_request() {
 // Trust quarantine, prompt shield, request tool stripping.
 std::optional<governance::ApiErrorResponse> GatewayExchange::check_policy() {
   auto& deps = gw_.deps;
+  if (deps.audit_available && !deps.audit_available()) {
+    finish(503, "deny", "audit:unavailable", "audit.on_failure");
+    return governance::make_api_error(ApiErrorKind::overloaded,
+                                      "the audit log cannot record requests (audit.on_failure is fail_closed)",
+                                      flavor_, 5, "audit_unavailable");
+  }
   if (deps.trust && deps.trust->status(deps.agent).quarantined()) {
     return deny(Decision::deny("trust:below-threshold", "quarantine",
                                "agent is quarantined; an operator must reset its trust"),
@@ -291,6 +298,7 @@ void GatewayExchange::settle(const std::optional<governance::TokenUsage>& usage,
   }
   if (deps.rate_limiter && rate_tokens_) deps.rate_limiter->adjust_tokens(charged - rate_tokens_);
   rate_tokens_ = 0;
+  settle_shared(usage || billed ? std::optional<std::int64_t>(charged) : std::nullopt);
 }
 
 void GatewayExchange::finish(int status, std::string_view decision, std::string_view reason,

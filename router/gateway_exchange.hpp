@@ -35,6 +35,9 @@ class GatewayExchange {
   std::optional<governance::ApiErrorResponse> check_policy();
   std::optional<governance::ApiErrorResponse> take_rate_and_budget();
   boost::asio::awaitable<std::optional<governance::ApiErrorResponse>> acquire_slot();
+  // Fleet budget/rate admission and its settlement (state_backend_gateway.cpp).
+  boost::asio::awaitable<std::optional<governance::ApiErrorResponse>> take_shared_state();
+  void settle_shared(std::optional<std::int64_t> charged);
   governance::ApiErrorResponse deny(const Decision& decision, std::string_view kind,
                                     std::optional<std::int64_t> retry_after = std::nullopt);
 
@@ -86,6 +89,7 @@ class GatewayExchange {
   bool violation_ = false;  // something this request did costs trust (no recovery credit)
 
   std::optional<governance::Reservation> reservation_;
+  std::optional<governance::AdmitTicket> shared_ticket_;  // fleet reservation (state_backend)
   std::int64_t rate_tokens_ = 0;  // taken from the tpm bucket, corrected on settle
   bool settled_ = false;
   HeaderList rate_headers_;

@@ -45,6 +45,15 @@ std::string lower(std::string_view s) {
 
 bool is_retryable_status(unsigned status) { return status == 502 || status == 503; }
 
+// Some providers echo the key they were sent in error bodies ("Incorrect API key provided:
+// sk-…"): the agent must never see sallyport's real key, so every copy is masked.
+void mask_provider_key(std::string& body, const std::optional<std::string>& key) {
+  if (!key || key->size() < 8) return;
+  for (auto pos = body.find(*key); pos != std::string::npos; pos = body.find(*key, pos)) {
+    body.replace(pos, key->size(), "[redacted]");
+  }
+}
+
 }  // namespace
 
 void GatewayExchange::copy_upstream_headers(const UpstreamParser& parser, http::fields& out) const {
@@ -162,6 +171,7 @@ asio::awaitable<bool> GatewayExchange::answer_body(std::unique_ptr<UpstreamConne
   if (content_type.empty()) content_type = "application/json";
   if (parser.keep_alive()) gw_.pool.release(std::move(conn));
 
+  if (status >= 400) mask_provider_key(body, gw_.keys.get(*provider_).value);
   auto json = governance::parse_json(body);
   if (status >= 400) {
     std::optional<governance::TokenUsage> usage;
@@ -214,11 +224,10 @@ asio::awaitable<bool> GatewayExchange::answer_stream(std::unique_ptr<UpstreamCon
   options.flavor = flavor_;
   options.strip_usage_chunk = injected_usage_;
   options.safety = gw_.deps.safety;
-  // The stream filters know chat-completion chunks and Anthropic events; Responses API events
-  // have another shape and pass unfiltered (tools are still stripped from the request).
-  if (tool_policy_ && request_has_tools_ && route_.route != GatewayRoute::responses) {
-    options.tool_filter = make_stream_filter();
-  }
+  // Responses API answers may call tools the request did not list (stored prompts define their
+  // own), so they are always filtered under a tool policy.
+  options.named_events = route_.route == GatewayRoute::responses;
+  if (tool_policy_ && (request_has_tools_ || options.named_events)) options.tool_filter = make_stream_filter();
   SseRelay relay(std::move(options));
 
   http::response<http::empty_body> head{http::status::ok, req_.version() < 11 ? 10u : 11u};

@@ -2,6 +2,7 @@
 // Shared state of the inference gateway (router/gateway*.cpp only; not a public header).
 #include "router/gateway.hpp"
 #include "router/gateway_routes.hpp"
+#include "router/mcp_gateway.hpp"
 #include "router/upstream_client.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -30,6 +31,7 @@ struct GatewayMetrics {
   prometheus::Family<prometheus::Counter>& requests;         // {route,provider,status}
   prometheus::Family<prometheus::Counter>& tokens;           // {model,direction}
   prometheus::Family<prometheus::Gauge>& budget_remaining;   // {window}
+  prometheus::Family<prometheus::Gauge>& budget_limit;       // {window}: the cap, for "% used" alerts
   prometheus::Counter& uncharged;
   prometheus::Histogram& upstream_seconds;                   // request sent → response header
   prometheus::Family<prometheus::Counter>& upstream_errors;  // {provider,kind}
@@ -75,6 +77,7 @@ struct InferenceGateway::Impl : std::enable_shared_from_this<InferenceGateway::I
   UpstreamPool pool;
   ProviderKeys keys;
   std::map<std::string, BaseUrlResult> base_urls;  // provider name → parsed base_url
+  std::unique_ptr<McpGateway> mcp;                 // /mcp/<name> (router/mcp_gateway.hpp)
   boost::asio::ip::tcp::acceptor acceptor;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> active{0};

@@ -61,6 +61,9 @@ std::unique_ptr<governance::ToolCallStreamFilter> GatewayExchange::make_stream_f
     stream_approvals_.emplace(call.sequence, record->id);
     return std::nullopt;
   };
+  if (route_.route == GatewayRoute::responses) {
+    return std::make_unique<governance::ResponsesToolCallStreamFilter>(std::move(judge));
+  }
   if (flavor_ == governance::ApiFlavor::anthropic) {
     return std::make_unique<governance::AnthropicToolCallStreamFilter>(std::move(judge));
   }
@@ -95,7 +98,9 @@ asio::awaitable<void> GatewayExchange::wait_for_approvals(SseRelay& relay, std::
 }
 
 asio::awaitable<void> GatewayExchange::filter_response_tools(nlohmann::json& response, bool& changed) {
-  const auto calls = governance::list_response_tool_calls(response, flavor_);
+  const bool responses_api = route_.route == GatewayRoute::responses;
+  const auto calls = responses_api ? governance::list_responses_tool_calls(response)
+                                   : governance::list_response_tool_calls(response, flavor_);
   if (calls.empty()) co_return;
   const auto trust = trust_input();
   std::map<std::size_t, Decision> decided;
@@ -140,7 +145,8 @@ asio::awaitable<void> GatewayExchange::filter_response_tools(nlohmann::json& res
     if (auto it = decided.find(call.sequence); it != decided.end()) return it->second;
     return policy->evaluate(call.name, call.arguments, trust).decision;  // fails closed on approval
   };
-  auto result = governance::filter_response_tool_calls(response, flavor_, judge);
+  auto result = responses_api ? governance::filter_responses_tool_calls(response, judge)
+                              : governance::filter_response_tool_calls(response, flavor_, judge);
   changed = result.changed;
   record_tool_verdicts(result.calls, "tool_call");
 }

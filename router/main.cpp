@@ -6,9 +6,11 @@
 #include "bpf/cli.hpp"
 #include "governance/audit_cli.hpp"
 #include "governance/tool_policy_cli.hpp"
+#include "router/attest_cli.hpp"
 #include "router/audit_service.hpp"
 #include "router/app.hpp"
 #include "router/blocklist_service.hpp"
+#include "router/demo_cli.hpp"
 #include "router/version.hpp"
 
 #include <CLI/CLI.hpp>
@@ -19,19 +21,6 @@
 namespace {
 
 using namespace sallyport;
-
-constexpr int kNotAvailable = 2;
-
-// A command whose capability has not landed in this build: says so and exits 2, never fakes.
-void add_unavailable(CLI::App& parent, const std::string& name, const std::string& description,
-                     int& exit_code) {
-  auto* cmd = parent.add_subcommand(name, description + " (not available in this build)");
-  cmd->allow_extras();
-  cmd->callback([&exit_code, name] {
-    std::cerr << "sallyport: '" << name << "' is not available in this build\n";
-    exit_code = kNotAvailable;
-  });
-}
 
 // Loads --config (or the embedded default) for one-shot commands; prints every error.
 std::optional<config::Config> load_config_for_cli(const std::string& path) {
@@ -171,6 +160,9 @@ int main(int argc, char** argv) {
   // `bpf attach|detach|status|quarantine|mode|events` and `probe` (kernel guard).
   bpf::register_bpf_cli(app, exit_code);
 
+  // `demo`: the rogue-agent replay in a throw-away pod simulator (router/demo_cli.hpp).
+  router::register_demo_cli(app, exit_code);
+
   auto* policy = app.add_subcommand("policy", "Tool policy files");
   policy->require_subcommand(1);
   std::string policy_file, policy_profile, policy_tool, policy_args = "{}";
@@ -196,7 +188,7 @@ int main(int argc, char** argv) {
         policy_profile.empty() ? std::nullopt : std::optional(policy_profile), policy_threshold);
   });
 
-  add_unavailable(app, "attest", "Signed statement of what this sidecar enforces", exit_code);
+  router::register_attest_cli(app, exit_code);
 
   try {
     app.parse(argc, argv);

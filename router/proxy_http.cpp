@@ -134,7 +134,8 @@ asio::awaitable<bool> handle_absolute(ClientConnection& c, HeadParser& head, Req
   }
   auto policy = c.context.policy();
   if (!policy) {
-    const Refusal refusal_now{RefusalKind::over_capacity, "policy:unavailable", {}, "no egress policy loaded"};
+    const Refusal refusal_now{RefusalKind::over_capacity, "policy:unavailable", {},
+                              "no egress policy: not loaded, or the audit log cannot record (fail_closed)"};
     co_await refuse(c, record, refusal_now, version);
     co_return false;
   }

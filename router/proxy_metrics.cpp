@@ -1,5 +1,6 @@
 #include "router/proxy_metrics.hpp"
 
+#include <array>
 #include <string>
 
 namespace sallyport::router {
@@ -16,14 +17,29 @@ prometheus::Family<prometheus::Counter>& bytes_family(prometheus::Registry& r) {
 }
 
 // Method labels are a closed set so an agent cannot create unbounded series.
-std::string method_label(std::string_view method) {
-  for (std::string_view known : {"CONNECT", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS",
-                                 "PATCH"})
-    if (method == known) return std::string(known);
-  return "other";
+constexpr std::array<std::string_view, 9> method_labels{"CONNECT", "GET",     "HEAD",  "POST", "PUT",
+                                                        "DELETE",  "OPTIONS", "PATCH", "other"};
+
+std::size_t method_index(std::string_view method) {
+  for (std::size_t i = 0; i + 1 < method_labels.size(); ++i)
+    if (method == method_labels[i]) return i;
+  return method_labels.size() - 1;  // "other"
 }
 
 }  // namespace
+
+prometheus::Counter& ProxyMetrics::CounterCache::get(prometheus::Family<prometheus::Counter>& family,
+                                                     std::string_view key, LabelViews labels) {
+  std::lock_guard lock(mutex_);
+  // Heterogeneous lookup needs C++20 transparent hashing; a short key copy is cheap enough.
+  auto [it, inserted] = counters_.try_emplace(std::string(key), nullptr);
+  if (inserted) {
+    prometheus::Labels built;
+    for (const auto& [name, value] : labels) built.emplace(std::string(name), std::string(value));
+    it->second = &family.Add(built);
+  }
+  return *it->second;
+}
 
 ProxyMetrics::ProxyMetrics(prometheus::Registry& registry)
     : bytes_up(bytes_family(registry).Add({{"direction", "up"}})),
@@ -45,18 +61,27 @@ ProxyMetrics::ProxyMetrics(prometheus::Registry& registry)
       decisions_(counter(registry, "sallyport_egress_decisions_total",
                          "Egress decisions (allow, deny, would_deny in report mode) by reason")),
       errors_(counter(registry, "sallyport_egress_errors_total",
-                      "Forward proxy errors by kind (timeouts, refusals, limits, bad requests)")) {}
+                      "Forward proxy errors by kind (timeouts, refusals, limits, bad requests)")) {
+  for (std::size_t i = 0; i < method_labels.size(); ++i)
+    request_counters_[i] = &requests_.Add({{"method", std::string(method_labels[i])}});
+}
 
 void ProxyMetrics::request(std::string_view method) const {
-  requests_.Add({{"method", method_label(method)}}).Increment();
+  request_counters_[method_index(method)]->Increment();
 }
 
 void ProxyMetrics::decision(std::string_view decision, std::string_view reason) const {
-  decisions_.Add({{"decision", std::string(decision)}, {"reason", std::string(reason)}}).Increment();
+  std::string key;
+  key.reserve(decision.size() + 1 + reason.size());
+  key.append(decision).push_back('\n');  // neither part can hold a newline
+  key.append(reason);
+  decision_counters_
+      .get(decisions_, key, {{"decision", decision}, {"reason", reason}})
+      .Increment();
 }
 
 void ProxyMetrics::error(std::string_view kind) const {
-  errors_.Add({{"kind", std::string(kind)}}).Increment();
+  error_counters_.get(errors_, kind, {{"kind", kind}}).Increment();
 }
 
 }  // namespace sallyport::router

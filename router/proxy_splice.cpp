@@ -12,7 +12,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <sys/socket.h>
+
 #include <array>
+#include <cerrno>
 #include <memory>
 
 namespace sallyport::router {
@@ -66,7 +69,14 @@ asio::awaitable<std::uint64_t> pump(tcp::socket& from, tcp::socket& to, SpliceSt
     auto [read_ec, n] = co_await from.async_read_some(asio::buffer(chunk), use_tuple);
     if (n > 0) {
       state.last_activity = clock::now();
-      auto [write_ec, written] = co_await asio::async_write(to, asio::buffer(chunk.data(), n), use_tuple);
+      boost::system::error_code write_ec;
+      auto written = send_now(to, asio::buffer(chunk.data(), n), write_ec);
+      if (!write_ec && written < n) {  // the peer is slow: wait for room for the rest
+        auto [async_ec, more] =
+            co_await asio::async_write(to, asio::buffer(chunk.data() + written, n - written), use_tuple);
+        write_ec = async_ec;
+        written += more;
+      }
       total += written;
       bytes_metric.Increment(static_cast<double>(written));
       if (write_ec) {
@@ -87,6 +97,26 @@ asio::awaitable<std::uint64_t> pump(tcp::socket& from, tcp::socket& to, SpliceSt
 }
 
 }  // namespace
+
+std::size_t send_now(tcp::socket& socket, asio::const_buffer data, boost::system::error_code& ec) {
+  ec = {};
+  const auto* bytes = static_cast<const char*>(data.data());
+  std::size_t sent = 0;
+  while (sent < data.size()) {
+    // MSG_DONTWAIT: non-blocking for this call only (no ioctl, the socket's mode is untouched).
+    auto n = ::send(socket.native_handle(), bytes + sent, data.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;  // full: caller waits
+    ec = n < 0 ? boost::system::error_code(errno, boost::system::system_category())
+               : boost::system::error_code(asio::error::connection_reset);
+    break;
+  }
+  return sent;
+}
 
 asio::awaitable<SpliceTotals> splice(tcp::socket& client, tcp::socket& upstream,
                                      std::chrono::milliseconds idle_timeout,

@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 
 namespace sallyport::router {
@@ -18,6 +19,13 @@ struct SpliceTotals {
   std::uint64_t down = 0;  // upstream → client
   bool timed_out = false;  // ended by the idle or lifetime watchdog
 };
+
+// Sends as much of `data` as `socket` takes right now, without blocking and without a trip
+// through the scheduler (MSG_DONTWAIT; the socket's mode is not changed). Returns the bytes sent;
+// `ec` is set only for real errors (a full send buffer is not one: the caller then finishes the
+// rest with async_write). Small relayed messages almost always go out whole here.
+std::size_t send_now(boost::asio::ip::tcp::socket& socket, boost::asio::const_buffer data,
+                     boost::system::error_code& ec);
 
 boost::asio::awaitable<SpliceTotals> splice(boost::asio::ip::tcp::socket& client,
                                             boost::asio::ip::tcp::socket& upstream,

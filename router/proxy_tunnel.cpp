@@ -15,6 +15,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <tuple>
+
 namespace sallyport::router {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -97,7 +99,8 @@ asio::awaitable<void> handle_connect(ClientConnection& c, HeadParser& head, Requ
   }
   auto policy = c.context.policy();
   if (!policy) {
-    const Refusal refusal_now{RefusalKind::over_capacity, "policy:unavailable", {}, "no egress policy loaded"};
+    const Refusal refusal_now{RefusalKind::over_capacity, "policy:unavailable", {},
+                              "no egress policy: not loaded, or the audit log cannot record (fail_closed)"};
     co_await refuse(c, record, refusal_now, version);
     co_return;
   }
@@ -114,7 +117,11 @@ asio::awaitable<void> handle_connect(ClientConnection& c, HeadParser& head, Requ
     if (auto failed = co_await connect_checked(c.context, destination, upstream))
       co_return co_await refuse(c, record, *failed, version);
   }
-  auto [ec, sent] = co_await asio::async_write(c.stream.socket(), asio::buffer(established), use_tuple);
+  boost::system::error_code ec;
+  auto sent = send_now(c.stream.socket(), asio::buffer(established), ec);
+  if (!ec && sent < established.size())
+    std::tie(ec, sent) = co_await asio::async_write(
+        c.stream.socket(), asio::buffer(established.substr(sent)), use_tuple);
   if (ec) co_return;
   if (peek) {
     // The TLS client only speaks after 200, so the SNI decision comes after it; a refusal is a
@@ -140,7 +147,14 @@ asio::awaitable<void> handle_connect(ClientConnection& c, HeadParser& head, Requ
   }
   // Bytes the client sent after the CONNECT head (the peeked ClientHello, pipelined data).
   if (c.buffer.size() > 0) {
-    auto [write_ec, written] = co_await asio::async_write(upstream.socket(), c.buffer.data(), use_tuple);
+    boost::system::error_code write_ec;
+    auto written = send_now(upstream.socket(), c.buffer.data(), write_ec);
+    if (!write_ec && written < c.buffer.size()) {
+      auto [async_ec, more] =
+          co_await asio::async_write(upstream.socket(), asio::buffer(c.buffer.data() + written), use_tuple);
+      write_ec = async_ec;
+      written += more;
+    }
     if (write_ec) co_return;
     record.event.bytes_up += written;
     c.context.metrics.bytes_up.Increment(static_cast<double>(written));

@@ -87,7 +87,7 @@ void SseRelay::handle_event(const governance::SseEvent& event, std::string& out)
 }
 
 void SseRelay::emit_json(const nlohmann::json& value, std::string& out) {
-  if (options_.flavor == ApiFlavor::anthropic) {
+  if (options_.flavor == ApiFlavor::anthropic || options_.named_events) {
     const auto type = value.is_object() ? value.find("type") : value.end();
     if (value.is_object() && type != value.end() && type->is_string()) {
       out += "event: ";

@@ -35,6 +35,8 @@ struct SseRelayOptions {
   bool strip_usage_chunk = false;                    // sallyport injected include_usage
   std::optional<governance::SafetyPolicy> safety;    // check Azure annotations (OpenAI shape)
   std::unique_ptr<governance::ToolCallStreamFilter> tool_filter;  // null = no tool policy
+  // Re-serialised events get an `event: <type>` line (Anthropic always; the Responses API too).
+  bool named_events = false;
 };
 
 class SseRelay {

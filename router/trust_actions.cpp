@@ -51,14 +51,20 @@ bool is_policy_violation(std::string_view reason) {
 }  // namespace
 
 TrustActions::TrustActions(governance::TrustRegistry& registry, std::string agent,
-                           const config::Config&, Metrics& metrics)
+                           const config::Config& cfg, Metrics& metrics,
+                           KernelQuarantineFlag::Writer kernel_writer)
     : registry_(registry),
       agent_(std::move(agent)),
       quarantine_(std::make_shared<QuarantinePolicy>()),
-      collector_(std::make_shared<TrustCollector>(registry)) {
+      collector_(std::make_shared<TrustCollector>(registry)),
+      kernel_flag_(cfg.kernel_guard, metrics.registry(), std::move(kernel_writer)) {
   quarantined_.store(registry_.status(agent_).quarantined());
   metrics.add_collectable(collector_);
-  if (quarantined()) log::warn("trust", "agent starts quarantined: all egress denied", {{"agent", agent_}});
+  if (quarantined()) {
+    log::warn("trust", "agent starts quarantined: all egress denied", {{"agent", agent_}});
+    // Only set here, never cleared: a flag an operator set by hand (`bpf quarantine`) stays.
+    kernel_flag_.apply(true);
+  }
 }
 
 void TrustActions::on_egress_denied(std::string_view reason, std::string_view host) {
@@ -78,6 +84,7 @@ void TrustActions::on_tier_change(const governance::TrustChange& change) {
   if (change.agent != agent_) return;
   const bool now_quarantined = change.tier_after == 0;
   quarantined_.store(now_quarantined, std::memory_order_release);
+  if (now_quarantined != (change.tier_before == 0)) kernel_flag_.apply(now_quarantined);
   log::warn("trust", now_quarantined ? "agent quarantined: all egress and model traffic denied"
                                      : "agent trust tier changed",
             {{"agent", change.agent}, {"score", change.after}, {"tier", change.tier_name_after},

@@ -33,6 +33,24 @@ TEST(ConfigLoader, EmbeddedDefaultEqualsDefaultJsonFile) {
   EXPECT_EQ(file, std::string(default_config_json()));
 }
 
+TEST(ConfigLoader, McpServersLoadAndRoundTrip) {
+  const auto r = load_config_file(kDir + "/test/good/mcp_servers.json");
+  ASSERT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].to_string());
+  const auto& servers = r.config->mcp_servers;
+  ASSERT_EQ(servers.size(), 2u);
+  EXPECT_EQ(servers[0].name, "github");
+  EXPECT_EQ(servers[0].auth->describe(), "env:GITHUB_MCP_TOKEN");
+  EXPECT_EQ(servers[0].timeout, std::chrono::minutes(2));
+  ASSERT_EQ(servers[1].headers.size(), 1u);
+  EXPECT_EQ(servers[1].headers[0].first, "X-Api-Key");
+  EXPECT_EQ(servers[1].headers[0].second.describe(), "file:/run/secrets/tools-key");
+  EXPECT_EQ(servers[1].timeout, std::chrono::seconds(60));
+  EXPECT_TRUE(load_default_config().config->mcp_servers.empty());
+  const auto again = parse_config(to_masked_json(*r.config).dump(), "round-trip");
+  ASSERT_TRUE(again.ok()) << (again.errors.empty() ? "" : again.errors[0].to_string());
+  EXPECT_EQ(to_masked_json(*again.config), to_masked_json(*r.config));
+}
+
 TEST(ConfigLoader, FullConfigLoads) {
   const auto r = load_config_file(kDir + "/test/good/full.json");
   ASSERT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].to_string());
@@ -47,6 +65,16 @@ TEST(ConfigLoader, FullConfigLoads) {
   EXPECT_EQ(c.log.format, "text");
   ASSERT_TRUE(c.admin.token.has_value());
   EXPECT_EQ(c.admin.token->describe(), "file:/run/secrets/sallyport-admin-token");
+  EXPECT_EQ(c.policy.approvals.timeout, std::chrono::minutes(2));
+  ASSERT_TRUE(c.policy.approvals.webhook.has_value());
+  EXPECT_EQ(c.policy.approvals.webhook->url, "https://hooks.example/sallyport/approvals");
+  EXPECT_EQ(c.policy.approvals.webhook->token->describe(), "env:APPROVAL_HOOK_TOKEN");
+  EXPECT_EQ(c.policy.approvals.webhook->retries, 2u);
+  EXPECT_EQ(c.kernel_guard.agent_cgroup, "/sys/fs/cgroup/kubepods.slice/pod-agent-0");
+  // The full config survives the masked round trip (the webhook token stays a reference).
+  const auto again = parse_config(to_masked_json(c).dump(), "round-trip");
+  ASSERT_TRUE(again.ok()) << (again.errors.empty() ? "" : again.errors[0].to_string());
+  EXPECT_EQ(to_masked_json(*again.config), to_masked_json(c));
 }
 
 TEST(ConfigLoader, MaskedJsonRoundTripsAndHoldsNoSecretValues) {
@@ -117,7 +145,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"document_not_object.json", "", "expected an object"},
         BadCase{"truncated_json.json", "", "invalid JSON"},
         BadCase{"redis_without_url.json", "/state_backend/url", "redis://"},
-        BadCase{"require_sni_string.json", "/egress/require_sni", "true or false"}),
+        BadCase{"require_sni_string.json", "/egress/require_sni", "true or false"},
+        BadCase{"approval_webhook_userinfo.json", "/policy/approvals/webhook/url", "without user:password"},
+        BadCase{"approval_webhook_without_url.json", "/policy/approvals/webhook/url", "required"},
+        BadCase{"approval_webhook_token_inline.json", "/policy/approvals/webhook/token", "never written inline"},
+        BadCase{"kernel_agent_cgroup_relative.json", "/kernel_guard/agent_cgroup", "absolute cgroup v2"},
+        BadCase{"mcp_server_inline_auth.json", "/mcp_servers/0/auth", "never written inline"},
+        BadCase{"mcp_server_bad_name.json", "/mcp_servers/0/name", "[A-Za-z0-9_.-]"},
+        BadCase{"mcp_server_reserved_header.json", "/mcp_servers/0/headers/Mcp-Session-Id", "header name"},
+        BadCase{"mcp_server_plain_http.json", "/mcp_servers/0/url", "loopback"}),
     [](const auto& info) {
       std::string name = info.param.file;
       return name.substr(0, name.find('.'));

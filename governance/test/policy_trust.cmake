@@ -5,6 +5,8 @@ sallyport_add_test(governance_policy_trust_test
     ${CMAKE_CURRENT_LIST_DIR}/tool_calls_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/tool_calls_stream_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/approval_store_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/approval_webhook_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/tool_calls_responses_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/trust_test.cpp
   LIBS sallyport_governance)
 # The shipped example policies (config/policies/*.json) must always load.

@@ -2,9 +2,14 @@
 // a python3 test DNS server, real curl and raw sockets. The fake policy allows 127.0.0.2/32
 // explicitly (loopback is denied by default); everything else on loopback stays denied, and a
 // trap listener on 127.0.0.1 proves denied destinations are never connected to.
+#include "common/log.hpp"
 #include "router/test/proxy_test_support.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
 
 namespace sallyport::router::test {
 namespace {
@@ -124,6 +129,37 @@ TEST_F(ForwardProxyTest, BlockedDomainAnswers403WithReasonForBothForms) {
   EXPECT_NE(t.headers.find("X-Sallyport-Deny: blocklist:test"), std::string::npos) << t.headers;
   EXPECT_EQ(servers_->accepts(), accepts);
   EXPECT_EQ(h.counter("sallyport_egress_decisions_total", {{"decision", "deny"}, {"reason", "blocklist:test"}}), 2);
+}
+
+// The canonical "egress" line: denials always at info; plain allows only at debug (the audit
+// event and decisions_total still record every allow).
+TEST_F(ForwardProxyTest, EgressLogLineIsInfoForDenialsAndDebugForAllows) {
+  const auto path = make_temp_dir("proxy-log") / "log.jsonl";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  log::set_output_fd(fd);
+  log::configure(log::Format::json, log::Level::info);
+  {
+    ProxyHarness h(options(), policy());
+    EXPECT_EQ(run_curl({"--noproxy", "", "-x", proxy_url(h), http_url("www.allowed.test")}).http_code, 200);
+    EXPECT_EQ(run_curl({"--noproxy", "", "-x", proxy_url(h), http_url("blocked.test")}).http_code, 403);
+    EXPECT_TRUE(h.wait_for_events(2));
+    log::configure(log::Format::json, log::Level::debug);
+    EXPECT_EQ(run_curl({"--noproxy", "", "-x", proxy_url(h), http_url("www.allowed.test", "/d")}).http_code, 200);
+    EXPECT_TRUE(h.wait_for_events(3));
+  }
+  log::configure(log::Format::json, log::Level::info);
+  log::set_output_fd(STDOUT_FILENO);
+  ::close(fd);
+  std::ifstream in(path);
+  std::vector<std::string> egress;
+  for (std::string line; std::getline(in, line);)
+    if (line.find("\"msg\":\"egress\"") != std::string::npos) egress.push_back(line);
+  ASSERT_EQ(egress.size(), 2u);
+  EXPECT_NE(egress[0].find("\"level\":\"info\""), std::string::npos) << egress[0];
+  EXPECT_NE(egress[0].find("\"reason\":\"blocklist:test\""), std::string::npos) << egress[0];
+  EXPECT_NE(egress[1].find("\"level\":\"debug\""), std::string::npos) << egress[1];
+  EXPECT_NE(egress[1].find("\"decision\":\"allow\""), std::string::npos) << egress[1];
 }
 
 TEST_F(ForwardProxyTest, BareIpIsDeniedAsLiteral) {

@@ -7,3 +7,11 @@ if(TARGET sallyport)
     SKIP_RETURN_CODE 77
     ENVIRONMENT "SALLYPORT_GATEWAY_BIN=$<TARGET_FILE:sallyport>;SALLYPORT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endif()
+# Approval webhook + Responses API tool calls (issue 7): mock provider, webhook receiver, openai SDK.
+if(TARGET sallyport)
+  add_test(NAME gateway_approvals_responses
+    COMMAND /usr/bin/python3 ${SALLYPORT_TESTS_DIR}/gateway/test_gov_approvals_responses.py)
+  set_tests_properties(gateway_approvals_responses PROPERTIES LABELS integration TIMEOUT 300
+    SKIP_RETURN_CODE 77
+    ENVIRONMENT "SALLYPORT_GATEWAY_BIN=$<TARGET_FILE:sallyport>;SALLYPORT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endif()
