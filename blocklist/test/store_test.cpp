@@ -295,10 +295,15 @@ TEST(Store, AtomicSwapUnderConcurrentLookups) {
       }
     });
   }
-  for (int i = 0; i < 40; ++i) {
+  // Swap while the readers run: wait for them to start (a loaded machine may not have scheduled
+  // them yet), then keep swapping until they have looked across several versions.
+  while (lookups.load() == 0) std::this_thread::yield();
+  for (int i = 0; i < 40 || lookups.load() < 3000; ++i) {
     fetcher.answer_body(i % 2 == 0 ? version_b : version_a);
     EXPECT_EQ(store.refresh(), 0u);
   }
+  fetcher.answer_body(version_a);
+  EXPECT_EQ(store.refresh(), 0u);
   done = true;
   for (auto& reader : readers) reader.join();
   EXPECT_EQ(inconsistent.load(), 0);
