@@ -30,7 +30,7 @@ import time
 SOURCE = os.environ.get("SALLYPORT_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 sys.path.insert(0, os.path.join(SOURCE, "tests/lib"))
 sys.path.insert(0, os.path.join(SOURCE, "tests/gateway"))
-from sallyport_harness import free_port, http  # noqa: E402
+from sallyport_harness import Proc, free_port, http  # noqa: E402
 
 BIN = os.environ.get("SALLYPORT_FLEET_BIN", os.path.join(SOURCE, "build/release/sallyport"))
 MOCK = os.path.join(SOURCE, "tests/gateway/mock_upstream.py")
@@ -68,28 +68,6 @@ def make_ca(d):
         f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
     openssl("x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.pem", "-CAkey", f"{d}/ca.key",
             "-CAcreateserial", "-out", f"{d}/server.pem", "-days", "2", "-extfile", f"{d}/san.ext")
-
-
-class Proc:
-    def __init__(self, argv, log_path, env=None):
-        self.log_path = log_path
-        self.log_file = open(log_path, "ab")
-        self.proc = subprocess.Popen(argv, stdout=self.log_file, stderr=subprocess.STDOUT, env=env)
-
-    def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if not self.log_file.closed:
-            self.log_file.close()
 
 
 class Redis:

@@ -18,7 +18,7 @@ import time
 
 SOURCE = os.environ.get("SALLYPORT_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sallyport_harness import free_port, http  # noqa: E402
+from sallyport_harness import Proc, free_port, http  # noqa: E402
 
 BIN = os.environ.get("SALLYPORT_GATEWAY_BIN", os.path.join(SOURCE, "build/release/sallyport"))
 HERE = os.path.join(SOURCE, "tests/gateway")
@@ -47,27 +47,6 @@ def make_ca(d):
     # A second CA the gateway does not trust: the certificate check must fail against it.
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/other.key", "-out",
         f"{d}/other.pem", "-days", "2", "-subj", "/CN=untrusted")
-
-
-class Proc:
-    def __init__(self, argv, log_path, env=None):
-        self.log_path = log_path
-        self.log_file = open(log_path, "ab")
-        self.proc = subprocess.Popen(argv, stdout=self.log_file, stderr=subprocess.STDOUT, env=env)
-
-    def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log_file.close()
 
 
 class Gateway:

@@ -127,5 +127,32 @@ class Sallyport:
         self.dir.cleanup()
 
 
+
+class Proc:
+    """A child process whose stdout+stderr go to a log file; stop() ends it (signal, then
+    SIGKILL after stop_timeout seconds) and closes the log."""
+
+    def __init__(self, argv, log_path, env=None, stop_timeout=15):
+        self.log_path = log_path
+        self.stop_timeout = stop_timeout
+        self.log_file = open(log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdout=self.log_file, stderr=subprocess.STDOUT, env=env)
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self.log_file.closed:
+            self.log_file.close()
+
+
 def run_cli(*args, timeout=30, env=None):
     return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout, env=env)

@@ -21,7 +21,7 @@ import time
 
 SOURCE = os.environ.get("SALLYPORT_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "lib"))
-from sallyport_harness import free_port, http  # noqa: E402
+from sallyport_harness import Proc, free_port, http  # noqa: E402
 
 BIN = os.environ.get("SALLYPORT_BIN", os.path.join(SOURCE, "build/release/sallyport"))
 HERE = os.path.join(SOURCE, "tests", "mcp")
@@ -43,27 +43,6 @@ def check(cond, what):
     if not cond:
         raise AssertionError(what)
     print("ok -", what)
-
-
-class Proc:
-    def __init__(self, argv, log_path, env=None):
-        self.log_path = log_path
-        self.log_file = open(log_path, "ab")
-        self.proc = subprocess.Popen(argv, stdout=self.log_file, stderr=subprocess.STDOUT, env=env)
-
-    def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log_file.close()
 
 
 class Sallyport:
@@ -94,7 +73,7 @@ class Sallyport:
         if AS_ROOT:
             subprocess.run(["chown", "-R", "1001:1001", self.dir], check=True)
         self.proc = Proc(as_user(1001, [BIN, "run", "--config", self.config_path]), os.path.join(self.dir, "sallyport.log"),
-                         dict(os.environ, MCP_TOKEN=MCP_TOKEN))
+                         dict(os.environ, MCP_TOKEN=MCP_TOKEN), stop_timeout=30)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.proc.poll() is not None:
@@ -240,7 +219,7 @@ def main():
             os.chown(work, 1001, 1001)
         port_file = os.path.join(work, "mcp.port")
         server = Proc(as_user(1001, ["node", os.path.join(HERE, "mcp_server.mjs"), port_file]), os.path.join(work, "mcp_server.log"),
-                      dict(os.environ, MCP_TOKEN=MCP_TOKEN))
+                      dict(os.environ, MCP_TOKEN=MCP_TOKEN), stop_timeout=30)
         deadline = time.time() + 20
         while not (os.path.exists(port_file) and open(port_file).read()) and time.time() < deadline:
             if server.proc.poll() is not None:
