@@ -7,7 +7,8 @@
 # swings with the scheduler (a thread-per-connection proxy gets more CPU share than a one-thread
 # event loop), while CPU per tunnel is what the proxy itself costs.
 #   bench/proxy_bench.sh [BUILD_DIR]       (default: build/proxy)
-# Env: TUNNELS (default 5000), CONCURRENCY (16), PINGS (5), MAX_SECONDS (60), SALLYPORT_THREADS (1)
+# Env: TUNNELS (default 5000), CONCURRENCY (16), PINGS (5), MAX_SECONDS (60),
+#      SALLYPORT_THREADS (event loops; default: one per core, as the sallyport binary runs them)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build/proxy}
@@ -15,7 +16,7 @@ TUNNELS=${TUNNELS:-5000}
 CONCURRENCY=${CONCURRENCY:-16}
 PINGS=${PINGS:-5}
 MAX_SECONDS=${MAX_SECONDS:-60}
-SALLYPORT_THREADS=${SALLYPORT_THREADS:-1}
+SALLYPORT_THREADS=${SALLYPORT_THREADS:-$(nproc)}
 LOAD=$BUILD/bench/proxy_load
 DRIVER=$BUILD/bench/proxy_bench_driver
 for bin in "$LOAD" "$DRIVER"; do
@@ -49,6 +50,29 @@ SP_PORT=$(free_port)
 "${AS_USER[@]}" "$TMP/proxy_bench_driver" 127.0.0.1:$SP_PORT "$ECHO_PORT" "$SALLYPORT_THREADS" > /dev/null 2> "$TMP/sallyport.err" &
 PIDS+=($!)
 SP_PID=$!
+
+# The sallyport binary itself (when built): the same proxy plus what ships with it on every
+# tunnel: the blocklist policy, the hash-chained audit record, metrics. Row "sallyport-app".
+APP_BIN=${SALLYPORT_BIN:-$BUILD/sallyport}
+APP_PORT=""
+if [[ -x $APP_BIN ]]; then
+  cp "$APP_BIN" "$TMP/sallyport"
+  APP_PORT=$(free_port)
+  mkdir -p "$TMP/app"
+  cat > "$TMP/app/config.json" <<CONF
+{"state_dir": "$TMP/app/state",
+ "listeners": {"proxy": "127.0.0.1:$APP_PORT", "gateway": "127.0.0.1:$(free_port)", "admin": "127.0.0.1:$(free_port)"},
+ "worker_threads": $SALLYPORT_THREADS,
+ "egress": {"allow_cidrs": ["127.0.0.0/8"], "bare_ip": "allow_cidrs", "feeds": [],
+            "connect_ports": [$ECHO_PORT], "tls_ports": [],
+            "limits": {"max_connections": 100000, "max_connections_per_client": 100000}},
+ "log": {"format": "json", "level": "warn"}}
+CONF
+  chown -R 1000:1000 "$TMP/app"
+  "${AS_USER[@]}" "$TMP/sallyport" run --config "$TMP/app/config.json" > /dev/null 2> "$TMP/app.err" &
+  PIDS+=($!)
+  APP_PID=$!
+fi
 
 # squid: plain forwarding proxy, CONNECT allowed to the echo port only, no cache, no access log.
 SQ_PORT=$(free_port)
@@ -91,6 +115,7 @@ PIDS+=($!)
 TP_PID=$!
 
 wait_port "$SP_PORT"; wait_port "$SQ_PORT"; wait_port "$TP_PORT"
+[[ -n $APP_PORT ]] && { wait_port "$APP_PORT" || { cat "$TMP/app.err" >&2; exit 1; }; }
 # CPU seconds (user + system, all threads) used so far by a process and its descendants: what
 # each proxy spends per tunnel, which other load on the machine disturbs far less than tunnels/s.
 cpu_seconds() {
@@ -124,23 +149,26 @@ run_load direct
 run_load sallyport 127.0.0.1:$SP_PORT "$SP_PID"
 run_load squid 127.0.0.1:$SQ_PORT "$SQ_PID"
 run_load tinyproxy 127.0.0.1:$TP_PORT "$TP_PID"
+[[ -n $APP_PORT ]] && run_load sallyport-app 127.0.0.1:$APP_PORT "$APP_PID"
 
 /usr/bin/python3 - "$TMP" <<'PY'
 import json, sys
 d = sys.argv[1]
-r = {n: json.load(open(f"{d}/{n}.json")) for n in ("direct", "sallyport", "squid", "tinyproxy")}
+import os
+names = ["direct", "sallyport", "squid", "tinyproxy"] + (["sallyport-app"] if os.path.exists(f"{d}/sallyport-app.json") else [])
+r = {n: json.load(open(f"{d}/{n}.json")) for n in names}
 for n, v in r.items():
     before, after = map(float, open(f"{d}/{n}.cpu").read().split())
     v["proxy_cpu_us"] = (after - before) * 1e6 / max(v["tunnels"], 1)
     v["client_cpu_us"] = v.get("client_cpu_s", 0) * 1e6 / max(v["tunnels"], 1)
 sp = r["sallyport"]
 print()
-print(f"{'proxy':<10} {'tunnels/s':>10} {'setup p50 us':>13} {'setup p99 us':>13} {'rtt p50 us':>11} {'rtt p99 us':>11} "
+print(f"{'proxy':<13} {'tunnels/s':>10} {'setup p50 us':>13} {'setup p99 us':>13} {'rtt p50 us':>11} {'rtt p99 us':>11} "
       f"{'added rtt p50/p99 us':>21} {'proxy cpu us/tunnel':>20} {'client cpu us/tunnel':>21}")
 for n, v in r.items():
     added50 = v["rtt_us"]["p50"] - r["direct"]["rtt_us"]["p50"]
     added99 = v["rtt_us"]["p99"] - r["direct"]["rtt_us"]["p99"]
-    print(f"{n:<10} {v['tunnels_per_s']:>10.0f} {v['setup_us']['p50']:>13.0f} {v['setup_us']['p99']:>13.0f} "
+    print(f"{n:<13} {v['tunnels_per_s']:>10.0f} {v['setup_us']['p50']:>13.0f} {v['setup_us']['p99']:>13.0f} "
           f"{v['rtt_us']['p50']:>11.0f} {v['rtt_us']['p99']:>11.0f} {f'{added50:.0f} / {added99:.0f}':>21} "
           f"{v['proxy_cpu_us']:>20.0f} {v['client_cpu_us']:>21.0f}")
 print()
@@ -151,4 +179,9 @@ print(f"sallyport / squid     tunnels/s ratio: {sp['tunnels_per_s'] / r['squid']
 print(f"sallyport / tinyproxy tunnels/s ratio: {sp['tunnels_per_s'] / r['tinyproxy']['tunnels_per_s']:.2f}x (target >= 1.2x)")
 print(f"sallyport added in-tunnel rtt p99 vs direct: {(sp['rtt_us']['p99'] - r['direct']['rtt_us']['p99']) / 1000:.3f} ms (target < 1 ms)")
 print(f"sallyport added setup p99 vs direct: {(sp['setup_us']['p99'] - r['direct']['setup_us']['p99']) / 1000:.3f} ms")
+if "sallyport-app" in r:
+    app = r["sallyport-app"]
+    print(f"sallyport-app (binary: policy + audit) / squid     tunnels/s ratio: {app['tunnels_per_s'] / r['squid']['tunnels_per_s']:.2f}x")
+    print(f"sallyport-app (binary: policy + audit) / tinyproxy tunnels/s ratio: {app['tunnels_per_s'] / r['tinyproxy']['tunnels_per_s']:.2f}x")
+    print(f"sallyport-app added in-tunnel rtt p99 vs direct: {(app['rtt_us']['p99'] - r['direct']['rtt_us']['p99']) / 1000:.3f} ms")
 PY

@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
   }
   int threads = argc > 3 ? std::max(1, std::atoi(argv[3])) : 1;
   sallyport::log::configure(sallyport::log::Format::json, sallyport::log::Level::info);
-  boost::asio::io_context ioc(threads);
+  // As in the sallyport binary: the proxy runs `threads` event loops of its own
+  // (ProxyOptions::event_loops); this io_context only waits for the stop signal.
+  boost::asio::io_context ioc(1);
   prometheus::Registry registry;
   sallyport::router::ProxyOptions options;
   options.listen = argv[1];
@@ -54,6 +56,7 @@ int main(int argc, char** argv) {
   options.tls_ports = {};
   options.limits.max_connections = 100000;
   options.limits.max_connections_per_client = 100000;
+  options.event_loops = static_cast<unsigned>(threads);
   auto policy = std::make_shared<const LoopbackOnlyPolicy>();
   sallyport::router::ForwardProxy proxy(ioc, options, [policy] { return policy; }, registry,
                                         [](const sallyport::router::EgressEvent&) {});
@@ -67,9 +70,6 @@ int main(int argc, char** argv) {
     proxy.close_all();
     ioc.stop();
   });
-  std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
   ioc.run();
-  for (auto& t : pool) t.join();
   return 0;
 }

@@ -72,7 +72,7 @@ def parse_gbench_json(text):
 def parse_proxy(text):
     results = {}
     for line in text.splitlines():
-        match = re.match(r"^(direct|sallyport|squid|tinyproxy) (\{.*\})\s*$", line)
+        match = re.match(r"^(direct|sallyport|squid|tinyproxy|sallyport-app) (\{.*\})\s*$", line)
         if match:
             results[match.group(1)] = json.loads(match.group(2))
     return results
@@ -226,6 +226,15 @@ class Report:
                 self.table.add(f"CONNECT tunnels/s vs {peer}", f"{sp['tunnels_per_s']:.0f} /s",
                                f"{results[peer]['tunnels_per_s']:.0f} /s ({peer})", f"{r:.2f}×",
                                f"≥ {target}×", r >= target)
+        if "sallyport-app" in results:  # the binary: blocklist policy + audit record per tunnel
+            app = results["sallyport-app"]
+            for peer, target in (("squid", 1.5), ("tinyproxy", 1.2)):
+                if peer in results:
+                    r = app["tunnels_per_s"] / results[peer]["tunnels_per_s"]
+                    self.table.add(f"CONNECT tunnels/s vs {peer}, sallyport binary (policy + audit)",
+                                   f"{app['tunnels_per_s']:.0f} /s",
+                                   f"{results[peer]['tunnels_per_s']:.0f} /s ({peer})", f"{r:.2f}×",
+                                   f"≥ {target}×", r >= target)
         if "direct" in results:
             added = (sp["rtt_us"]["p99"] - results["direct"]["rtt_us"]["p99"]) / 1000
             squid_added = ((results["squid"]["rtt_us"]["p99"] - results["direct"]["rtt_us"]["p99"]) / 1000

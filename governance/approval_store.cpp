@@ -85,6 +85,7 @@ std::optional<ApprovalRecord> ApprovalStore::create(const ApprovalRequest& reque
   Fired fired;
   std::optional<ApprovalRecord> created;
   Callback notify;
+  Callback replica;
   {
     std::lock_guard lock(mutex_);
     const auto now = clock_();
@@ -107,9 +108,11 @@ std::optional<ApprovalRecord> ApprovalStore::create(const ApprovalRequest& reque
       ++pending_count_;
       created = std::move(record);
       notify = notify_hook_;
+      replica = replica_created_;
     }
   }
   fire(fired);  // callbacks never run under the lock (see header)
+  if (created && replica) replica(*created);
   if (created && notify) notify(*created);
   return created;
 }
@@ -119,6 +122,7 @@ void ApprovalStore::finish_locked(Entry& entry, Fired& fired) {
   --pending_count_;
   fired.records.emplace_back(entry.record, std::move(entry.on_decided));
   fired.hook = decision_hook_;
+  fired.replica = replica_decided_;
   entry.on_decided = nullptr;
   decided_order_.push_back(entry.record.id);
   while (decided_order_.size() > config_.max_history) {
@@ -146,6 +150,7 @@ void ApprovalStore::fire(Fired& fired) {
   for (auto& [record, callback] : fired.records) {
     if (callback) callback(record);
     if (fired.hook) fired.hook(record);
+    if (fired.replica) fired.replica(record);
   }
   fired.records.clear();
 }
@@ -242,6 +247,12 @@ std::optional<ApprovalRecord> ApprovalStore::wait(std::string_view id, std::chro
 void ApprovalStore::set_notify_hook(Callback hook) {
   std::lock_guard lock(mutex_);
   notify_hook_ = std::move(hook);
+}
+
+void ApprovalStore::set_replication_hooks(Callback created, Callback decided) {
+  std::lock_guard lock(mutex_);
+  replica_created_ = std::move(created);
+  replica_decided_ = std::move(decided);
 }
 
 void ApprovalStore::set_decision_hook(Callback hook) {

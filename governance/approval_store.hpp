@@ -119,6 +119,9 @@ class ApprovalStore {
   void set_notify_hook(Callback hook);
   // Called for every decision (approve, deny, timeout), e.g. to write the audit record.
   void set_decision_hook(Callback hook);
+  // Fleet mode (governance/fleet_approvals.hpp): `created` sees every new pending record,
+  // `decided` every decision made here, like the hooks above. Unset = local only.
+  void set_replication_hooks(Callback created, Callback decided);
 
  private:
   struct Entry {
@@ -129,6 +132,7 @@ class ApprovalStore {
   struct Fired {
     std::vector<std::pair<ApprovalRecord, Callback>> records;
     Callback hook;  // decision_hook_ as it was when the decisions were made
+    Callback replica;  // replica_decided_ likewise
   };
 
   void expire_locked(std::chrono::system_clock::time_point now, Fired& fired);
@@ -144,6 +148,8 @@ class ApprovalStore {
   std::size_t pending_count_ = 0;
   Callback notify_hook_;
   Callback decision_hook_;
+  Callback replica_created_;
+  Callback replica_decided_;
 };
 
 // Lower-case hex SHA-256 of `data` (OpenSSL).

@@ -3,7 +3,10 @@
 #include <openssl/evp.h>
 
 #include <cstdio>
+#include <future>
+#include <memory>
 
+#include "common/log.hpp"
 #include "governance/budget_ledger.hpp"
 
 namespace sallyport::governance {
@@ -137,6 +140,20 @@ std::string RedisKeys::settled(std::string_view ticket_id) const {
   return base() + ":settled:" + escape_key_part(ticket_id);
 }
 
+std::string RedisKeys::trust(std::string_view agent) const {
+  return base() + ":trust:" + escape_key_part(agent);
+}
+
+std::string RedisKeys::trust_op(std::string_view mutation_id) const {
+  return base() + ":trust-op:" + escape_key_part(mutation_id);
+}
+
+std::string RedisKeys::approval_prefix() const { return base() + ":approval:"; }
+
+std::string RedisKeys::approval(std::string_view id) const { return approval_prefix() + escape_key_part(id); }
+
+std::string RedisKeys::approvals() const { return base() + ":approvals"; }
+
 AdmitReply parse_admit_reply(const RedisReply& reply) {
   AdmitReply out;
   if (reply.type != RedisReply::Type::array || reply.elements.size() < 2) return out;
@@ -155,6 +172,62 @@ AdmitReply parse_admit_reply(const RedisReply& reply) {
 
 bool is_noscript(const RedisReply& reply) {
   return reply.is_error() && reply.text.rfind("NOSCRIPT", 0) == 0;
+}
+
+void eval_script(RedisCommandSink& sink, std::string_view script, const std::string& sha,
+                 std::vector<std::string> keys, std::vector<std::string> args, RedisCommandSink::Done done) {
+  std::vector<std::string> argv;
+  argv.reserve(3 + keys.size() + args.size());
+  argv.emplace_back("EVALSHA");
+  argv.push_back(sha);
+  argv.push_back(std::to_string(keys.size()));
+  for (auto& k : keys) argv.push_back(std::move(k));
+  for (auto& a : args) argv.push_back(std::move(a));
+  auto retry = argv;  // small: keys and numbers; the script text is added only if needed
+  sink.execute(std::move(argv), [&sink, script, retry = std::move(retry), done = std::move(done)](
+                                    RedisResult result) mutable {
+    if (result.outcome == RedisOutcome::replied && is_noscript(result.reply)) {
+      retry[0] = "EVAL";
+      retry[1] = std::string(script);
+      sink.execute(std::move(retry), std::move(done));
+      return;
+    }
+    done(std::move(result));
+  });
+}
+
+RedisResult eval_script_blocking(RedisCommandSink& sink, std::string_view script, const std::string& sha,
+                                 std::vector<std::string> keys, std::vector<std::string> args,
+                                 std::chrono::milliseconds deadline) {
+  // Shared with the callback, which may run after this function gave up waiting.
+  auto promise = std::make_shared<std::promise<RedisResult>>();
+  auto answer = promise->get_future();
+  eval_script(sink, script, sha, std::move(keys), std::move(args),
+              [promise](RedisResult result) { promise->set_value(std::move(result)); });
+  if (answer.wait_for(deadline) != std::future_status::ready) {
+    return {RedisOutcome::timeout, {}, "no answer within " + std::to_string(deadline.count()) + " ms"};
+  }
+  return answer.get();
+}
+
+std::string redis_failure(const RedisResult& result) {
+  if (result.outcome != RedisOutcome::replied) {
+    return "redis " + std::string(to_string(result.outcome)) + ": " + result.detail;
+  }
+  if (result.reply.is_error()) return "redis error reply: " + result.reply.text.substr(0, 200);
+  return {};
+}
+
+std::string RedisCallLog::note(const RedisResult& result, bool shape_ok) {
+  std::string failure = redis_failure(result);
+  if (failure.empty() && !shape_ok) failure = "redis answered an unexpected reply";
+  if (failure.empty()) {
+    last_ok_.store(true);
+    return failure;
+  }
+  errors_.fetch_add(1);
+  if (last_ok_.exchange(false)) log::warn(component_, down_message_, {{"error", failure}});
+  return failure;
 }
 
 std::string_view to_string(RedisOutcome outcome) noexcept {

@@ -37,40 +37,17 @@ struct RedisStateBackend::Shared : std::enable_shared_from_this<RedisStateBacken
   std::deque<PendingSettle> pending;
   std::string last_error;
 
-  // EVALSHA; on NOSCRIPT one EVAL (which also caches the script on the server).
   void eval(std::string_view script, const std::string& sha, std::vector<std::string> keys,
             std::vector<std::string> args, RedisCommandSink::Done done) {
-    std::vector<std::string> argv;
-    argv.reserve(3 + keys.size() + args.size());
-    argv.emplace_back("EVALSHA");
-    argv.push_back(sha);
-    argv.push_back(std::to_string(keys.size()));
-    for (auto& k : keys) argv.push_back(std::move(k));
-    for (auto& a : args) argv.push_back(std::move(a));
-    auto self = shared_from_this();
-    auto retry = argv;  // small: keys and numbers; the script text is added only if needed
-    sink.execute(std::move(argv), [self, script, retry = std::move(retry), done = std::move(done)](
-                                      RedisResult result) mutable {
-      if (result.outcome == RedisOutcome::replied && is_noscript(result.reply)) {
-        retry[0] = "EVAL";
-        retry[1] = std::string(script);
-        self->sink.execute(std::move(retry), std::move(done));
-        return;
-      }
-      done(std::move(result));
-    });
+    // The callback holds this state alive, as before: `sink` outlives it by contract.
+    eval_script(sink, script, sha, std::move(keys), std::move(args),
+                [self = shared_from_this(), done = std::move(done)](RedisResult r) mutable { done(std::move(r)); });
   }
 
   // Records the outcome of a call; returns the failure text ("" when it succeeded).
   std::string note(const RedisResult& result, bool shape_ok) {
-    std::string failure;
-    if (result.outcome != RedisOutcome::replied) {
-      failure = "redis " + std::string(to_string(result.outcome)) + ": " + result.detail;
-    } else if (result.reply.is_error()) {
-      failure = "redis error reply: " + result.reply.text.substr(0, 200);
-    } else if (!shape_ok) {
-      failure = "redis script answered an unexpected reply";
-    }
+    std::string failure = redis_failure(result);
+    if (failure.empty() && !shape_ok) failure = "redis script answered an unexpected reply";
     if (failure.empty()) {
       if (!last_call_ok.exchange(true)) log::info("state_backend", "redis answers again");
       return failure;

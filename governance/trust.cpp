@@ -132,6 +132,7 @@ TrustChange TrustRegistry::penalize(std::string_view agent, TrustEvent event, st
     save_locked();  // a failed write is retried by the next flush(); the penalty is in memory
   }
   notify(change);
+  replicate({TrustMutation::Kind::penalty, std::string(agent), config_.penalties[static_cast<std::size_t>(event)]});
   return change;
 }
 
@@ -162,6 +163,9 @@ TrustChange TrustRegistry::record_clean(std::string_view agent) {
     if (change.tier_changed()) save_locked();
   }
   notify(change);
+  if (change.after > change.before) {
+    replicate({TrustMutation::Kind::recovery, std::string(agent), change.after - change.before});
+  }
   return change;
 }
 
@@ -179,7 +183,38 @@ TrustChange TrustRegistry::reset(std::string_view agent, std::optional<int> scor
     save_locked();
   }
   notify(change);
+  replicate({TrustMutation::Kind::reset, std::string(agent), change.after});
   return change;
+}
+
+TrustChange TrustRegistry::adopt(std::string_view agent, int score, std::int64_t last_violation) {
+  TrustChange change;
+  {
+    std::lock_guard lock(mutex_);
+    AgentState& state = agent_locked(agent);
+    if (state.last_violation != last_violation) {
+      state.last_violation = last_violation;
+      dirty_ = true;
+    }
+    change = apply_locked(agent, state, score, "fleet", "shared state backend");
+    if (change.after != change.before) save_locked();
+  }
+  notify(change);
+  return change;
+}
+
+void TrustRegistry::set_mutation_hook(MutationHook hook) {
+  std::lock_guard lock(mutex_);
+  mutation_hook_ = std::move(hook);
+}
+
+void TrustRegistry::replicate(TrustMutation mutation) {
+  MutationHook hook;
+  {
+    std::lock_guard lock(mutex_);
+    hook = mutation_hook_;
+  }
+  if (hook) hook(mutation);
 }
 
 void TrustRegistry::set_tier_callback(TierCallback callback) {

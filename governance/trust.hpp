@@ -124,10 +124,19 @@ struct TrustChange {
   [[nodiscard]] bool tier_changed() const noexcept { return tier_before != tier_after; }
 };
 
+// A change made in this process, for fleet replication (governance/fleet_trust.hpp).
+struct TrustMutation {
+  enum class Kind : unsigned char { penalty, reset, recovery };
+  Kind kind = Kind::penalty;
+  std::string agent;
+  int amount = 0;  // penalty points, the score set by reset, or the recovered points
+};
+
 class TrustRegistry {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
   using TierCallback = std::function<void(const TrustChange&)>;
+  using MutationHook = std::function<void(const TrustMutation&)>;
 
   struct OpenResult {
     std::unique_ptr<TrustRegistry> registry;
@@ -150,6 +159,13 @@ class TrustRegistry {
   // Fired on every change that moves an agent to another tier (the router sets the kernel
   // quarantine flag, stops egress, updates sallyport_trust_tier).
   void set_tier_callback(TierCallback callback);
+
+  // Fleet mode: sees every penalty, reset and recovery (points > 0) made through this registry,
+  // after the change, outside the lock. Unset (the default) = nothing is replicated.
+  void set_mutation_hook(MutationHook hook);
+  // Fleet mode: takes a score and last-violation time decided in the shared store (cause
+  // "fleet"). Fires the tier callback like any change, never the mutation hook.
+  TrustChange adopt(std::string_view agent, int score, std::int64_t last_violation);
 
   // Writes the state if anything changed since the last write. Returns an error message.
   std::optional<std::string> flush();
@@ -178,6 +194,8 @@ class TrustRegistry {
   std::map<std::string, AgentState, std::less<>> agents_;
   bool dirty_ = false;
   TierCallback tier_callback_;
+  MutationHook mutation_hook_;
+  void replicate(TrustMutation mutation);
 };
 
 // Persistence helpers (trust_state.cpp), exposed for tests and `sallyport` tooling.

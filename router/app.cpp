@@ -157,6 +157,7 @@ class App {
     kernel_events_.stop();
     proxy_.reset();
     gateway_.reset();
+    if (state_backend_) state_backend_->stop();  // no fleet trust change after the audit closes
     if (governance_ && governance_->trust) {
       if (auto err = governance_->trust->flush()) log::error("trust", "cannot save trust state", {{"error", *err}});
     }
@@ -246,6 +247,7 @@ class App {
       return false;
     }
     state_backend_ = std::move(built.service);
+    state_backend_->attach_governance(governance_->trust.get(), governance_->agent, governance_->approvals.get());
     state_backend_->start();
     readiness_.add("state_backend", [this] { return state_backend_->ready(); });
     admin_api_.add_route(boost::beast::http::verb::get, "/admin/state_backend", [this](const HttpRequest& req) {
@@ -266,7 +268,10 @@ class App {
 
   GatewayDeps gateway_deps() const {
     auto deps = governance_->deps();
-    if (state_backend_) deps.shared_state = state_backend_->shared();
+    if (state_backend_) {
+      deps.shared_state = state_backend_->shared();
+      deps.fleet_approvals = state_backend_->fleet_approvals();
+    }
     if (audit_->fail_closed()) deps.audit_available = [this] { return audit_->healthy(); };
     return deps;
   }

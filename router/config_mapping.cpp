@@ -1,5 +1,8 @@
 #include "router/config_mapping.hpp"
 
+#include <algorithm>
+#include <thread>
+
 #include "config/loader.hpp"
 
 namespace sallyport::router {
@@ -50,6 +53,8 @@ ProxyOptionsResult proxy_options(const config::Config& cfg) {
   o.limits.header_timeout = e.limits.header_timeout;
   o.limits.max_connections = e.limits.max_connections;
   o.limits.max_connections_per_client = e.limits.max_connections_per_client;
+  // The proxy gets its own event loop per worker thread (see ProxyOptions::event_loops).
+  o.event_loops = cfg.worker_threads ? cfg.worker_threads : std::max(1u, std::thread::hardware_concurrency());
   ProxyOptionsResult result;
   if (e.proxy_token) {
     auto token = config::resolve_secret(*e.proxy_token);

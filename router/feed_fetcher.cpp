@@ -1,3 +1,8 @@
+// GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (the awaitable
+// promise has its own operator new/delete pair); the allocation and deallocation do match.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 #include "router/feed_fetcher.hpp"
 
 #include "router/version.hpp"

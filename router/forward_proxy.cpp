@@ -12,11 +12,17 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <charconv>
+#include <thread>
 
 namespace sallyport::router {
 namespace asio = boost::asio;
@@ -78,13 +84,24 @@ asio::awaitable<void> refuse_over_capacity(std::shared_ptr<ProxyContext> context
 
 class ProxyListener : public std::enable_shared_from_this<ProxyListener> {
  public:
-  ProxyListener(asio::io_context& ioc, std::shared_ptr<ProxyContext> context)
-      : ioc_(ioc), context_(std::move(context)), acceptor_(asio::make_strand(ioc)) {}
+  // own_loop: `ioc` is one of the proxy's single-threaded event loops, so accepted connections
+  // run on its executor directly; otherwise `ioc` is shared by several threads and each
+  // connection gets a strand of it.
+  ProxyListener(asio::io_context& ioc, std::shared_ptr<ProxyContext> context, bool own_loop)
+      : ioc_(ioc),
+        context_(std::move(context)),
+        own_loop_(own_loop),
+        acceptor_(own_loop ? asio::any_io_executor(ioc.get_executor())
+                           : asio::any_io_executor(asio::make_strand(ioc))) {}
 
-  boost::system::error_code open(const tcp::endpoint& endpoint) {
+  boost::system::error_code open(const tcp::endpoint& endpoint, bool reuse_port) {
     boost::system::error_code ec;
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    // Only sockets of the same effective UID may join a SO_REUSEPORT group, so another user
+    // cannot bind into the proxy's port and take a share of the agent's connections.
+    if (!ec && reuse_port)
+      acceptor_.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (!ec) local_ = acceptor_.local_endpoint(ec);
@@ -105,12 +122,17 @@ class ProxyListener : public std::enable_shared_from_this<ProxyListener> {
   tcp::endpoint local() const { return local_; }
 
  private:
+  asio::any_io_executor connection_executor() const {
+    if (own_loop_) return ioc_.get_executor();
+    return asio::make_strand(ioc_);
+  }
+
   static asio::awaitable<void> accept_loop(std::shared_ptr<ProxyListener> self) {
     for (;;) {
       // The peer address comes with accept() itself (no getpeername per connection).
       tcp::endpoint peer;
       auto [ec, socket] =
-          co_await self->acceptor_.async_accept(asio::make_strand(self->ioc_), peer, use_tuple);
+          co_await self->acceptor_.async_accept(self->connection_executor(), peer, use_tuple);
       if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) co_return;
       if (ec) {  // e.g. EMFILE: keep serving the connections we have
         self->context_->metrics.error("accept");
@@ -145,8 +167,49 @@ class ProxyListener : public std::enable_shared_from_this<ProxyListener> {
 
   asio::io_context& ioc_;
   std::shared_ptr<ProxyContext> context_;
+  const bool own_loop_;
   tcp::acceptor acceptor_;
   tcp::endpoint local_;
+};
+
+// One single-threaded io_context per loop; a work guard keeps each running until the proxy is
+// destroyed (a loop with no connection and a closed acceptor must not exit early, start() may
+// run before the first connection).
+struct ProxyEventLoops {
+  using WorkGuard = asio::executor_work_guard<asio::io_context::executor_type>;
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<WorkGuard> guards;
+  std::vector<std::thread> threads;
+
+  explicit ProxyEventLoops(unsigned count) {
+    for (unsigned i = 0; i < count; ++i) {
+      // Concurrency hint 1: one thread runs it, so Asio skips its internal locking.
+      contexts.push_back(std::make_unique<asio::io_context>(1));
+      guards.push_back(asio::make_work_guard(*contexts.back()));
+    }
+  }
+
+  void run() {
+    for (std::size_t i = 0; i < contexts.size(); ++i)
+      threads.emplace_back([this, i] {
+        const std::string name = "sp-proxy-" + std::to_string(i);
+        pthread_setname_np(pthread_self(), name.c_str());
+        contexts[i]->run();
+      });
+  }
+
+  // Stops and joins the threads; the io_contexts stay alive so the acceptors and sockets bound
+  // to them can still be destroyed safely.
+  void halt() {
+    guards.clear();
+    for (auto& context : contexts) context->stop();
+    for (auto& thread : threads) thread.join();
+    threads.clear();
+  }
+
+  // Whatever is still in flight (a DNS wait, a timer) is destroyed with its io_context, which
+  // frees the coroutine frames and closes their sockets.
+  ~ProxyEventLoops() { halt(); }
 };
 
 ForwardProxy::ForwardProxy(asio::io_context& ioc, ProxyOptions options, PolicySource policy,
@@ -159,23 +222,42 @@ ForwardProxy::ForwardProxy(asio::io_context& ioc, ProxyOptions options, PolicySo
 ForwardProxy::~ForwardProxy() {
   stop();
   close_all();
+  if (loops_) loops_->halt();
+  listeners_.clear();  // before the io_contexts their acceptors belong to
+  loops_.reset();
 }
 
 boost::system::error_code ForwardProxy::start() {
   auto endpoint = parse_listen(context_->options.listen);
   if (!endpoint) return asio::error::invalid_argument;
-  auto listener = std::make_shared<ProxyListener>(ioc_, context_);
-  if (auto ec = listener->open(*endpoint)) return ec;
-  listener_ = std::move(listener);
-  listener_->spawn();
-  log::info("proxy", "forward proxy listening", {{"address", endpoint_text(listener_->local())}});
+  const unsigned loop_count = context_->options.event_loops;
+  auto loops = loop_count > 0 ? std::make_unique<ProxyEventLoops>(loop_count) : nullptr;
+  std::vector<std::shared_ptr<ProxyListener>> listeners;
+  for (unsigned i = 0; i < std::max(1u, loop_count); ++i) {
+    auto& ioc = loops ? *loops->contexts[i] : ioc_;
+    auto listener = std::make_shared<ProxyListener>(ioc, context_, loops != nullptr);
+    if (auto ec = listener->open(*endpoint, loops != nullptr)) return ec;
+    endpoint->port(listener->local().port());  // port 0: the others join the port it was given
+    listeners.push_back(std::move(listener));
+  }
+  listeners_ = std::move(listeners);
+  for (auto& listener : listeners_) listener->spawn();
+  if (loops) {
+    loops_ = std::move(loops);
+    loops_->run();
+  }
+  log::info("proxy", "forward proxy listening",
+            {{"address", endpoint_text(listeners_.front()->local())},
+             {"event_loops", static_cast<std::int64_t>(loop_count)}});
   return {};
 }
 
-tcp::endpoint ForwardProxy::local_endpoint() const { return listener_ ? listener_->local() : tcp::endpoint{}; }
+tcp::endpoint ForwardProxy::local_endpoint() const {
+  return listeners_.empty() ? tcp::endpoint{} : listeners_.front()->local();
+}
 
 void ForwardProxy::stop() {
-  if (listener_) listener_->stop();
+  for (auto& listener : listeners_) listener->stop();
 }
 
 void ForwardProxy::close_all() { context_->close_all(); }

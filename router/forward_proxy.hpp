@@ -54,6 +54,12 @@ struct ProxyOptions {  // mapped from config "egress" + "listeners.proxy"
   } limits;
   std::vector<std::string> resolvers;  // optional "ip[:port]" DNS servers; empty = system resolver
   std::string via_name = "sallyport";  // pseudonym in the Via header we add ("1.1 sallyport")
+  // 0: connections run on the io_context given to ForwardProxy, each on its own strand.
+  // N > 0: the proxy runs N event loops of its own, one thread each, every loop with its own
+  // SO_REUSEPORT acceptor on the same address: the kernel spreads connections over the loops,
+  // a connection never leaves its loop, so no strand and no cross-thread hand-off is needed
+  // (bench/proxy_bench.sh: the hand-offs of a shared multi-threaded io_context were the cost).
+  unsigned event_loops = 0;
 };
 
 // One per decision (allowed requests: when they end, with bytes and duration; refusals: at once).
@@ -80,6 +86,7 @@ using blocklist::PolicySource;
 
 struct ProxyContext;  // shared with the per-connection coroutines (router/proxy_context.hpp)
 class ProxyListener;  // the acceptor and its loop (router/forward_proxy.cpp)
+struct ProxyEventLoops;  // the proxy's own io_contexts and threads when event_loops > 0
 
 class ForwardProxy {
  public:
@@ -87,11 +94,13 @@ class ForwardProxy {
   // connections). `on_event` may be called from any io_context thread, concurrently.
   ForwardProxy(boost::asio::io_context& ioc, ProxyOptions options, PolicySource policy,
                prometheus::Registry& metrics, std::function<void(const EgressEvent&)> on_event);
-  ~ForwardProxy();  // stop() + close_all()
+  ~ForwardProxy();  // stop() + close_all(); then stops and joins the proxy's own event loops
   ForwardProxy(const ForwardProxy&) = delete;
   ForwardProxy& operator=(const ForwardProxy&) = delete;
 
-  boost::system::error_code start();  // bind + listen + spawn the accept loop; port 0 allowed
+  // bind + listen + spawn the accept loop(s); port 0 allowed (every loop shares the port
+  // the first one was given). With event_loops > 0 the loop threads start here.
+  boost::system::error_code start();
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   void stop();       // stop accepting; existing tunnels finish (the app drains with a deadline)
   void close_all();  // cancel every active connection (end of drain)
@@ -100,7 +109,8 @@ class ForwardProxy {
  private:
   boost::asio::io_context& ioc_;
   std::shared_ptr<ProxyContext> context_;
-  std::shared_ptr<ProxyListener> listener_;
+  std::vector<std::shared_ptr<ProxyListener>> listeners_;
+  std::unique_ptr<ProxyEventLoops> loops_;
 };
 
 }  // namespace sallyport::router

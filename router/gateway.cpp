@@ -23,6 +23,7 @@
 #include <boost/beast/http/write.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 #include <limits>
@@ -360,12 +361,27 @@ void InferenceGateway::register_admin_routes(const AdminRouteAdder& add) {
     });
   }
   if (auto* approvals = impl->deps.approvals) {
-    add(http::verb::get, "/admin/approvals", [approvals](const HttpRequest& req) {
+    auto* fleet = impl->deps.fleet_approvals;
+    add(http::verb::get, "/admin/approvals", [approvals, fleet](const HttpRequest& req) {
+      auto pending = approvals->list_pending();
+      // Fleet mode: the tenant's pending records from every replica (local ones when Redis
+      // does not answer).
+      std::optional<std::vector<governance::ApprovalRecord>> shared;
+      if (fleet) shared = fleet->list_pending();
+      if (shared) {
+        for (auto& r : *shared) {
+          const bool local = std::any_of(pending.begin(), pending.end(), [&](const auto& p) { return p.id == r.id; });
+          if (!local) pending.push_back(std::move(r));
+        }
+        std::stable_sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) { return a.created < b.created; });
+      }
       auto list = nlohmann::json::array();
-      for (const auto& r : approvals->list_pending()) list.push_back(approval_json(r));
-      return admin_json(req, 200, {{"pending", std::move(list)}});
+      for (const auto& r : pending) list.push_back(approval_json(r));
+      nlohmann::json body{{"pending", std::move(list)}};
+      if (fleet) body["fleet"] = shared.has_value();
+      return admin_json(req, 200, body);
     });
-    add(http::verb::post, "/admin/approvals/", [approvals](const HttpRequest& req) {
+    add(http::verb::post, "/admin/approvals/", [approvals, fleet](const HttpRequest& req) {
       const std::string_view target = req.target();
       const auto id = target.substr(std::string_view("/admin/approvals/").size());
       auto body = governance::parse_json(req.body());
@@ -380,7 +396,17 @@ void InferenceGateway::register_admin_routes(const AdminRouteAdder& add) {
         const auto& v = (*body)[key];
         return v.is_string() ? v.get<std::string>() : std::string("admin");
       };
-      auto result = approvals->decide(id, decision == "approve", text("actor"), text("reason"));
+      governance::ApprovalStore::DecideResult result;
+      if (fleet) {
+        // Decided in Redis first, so one decision wins fleet-wide (governance/fleet_approvals.hpp).
+        auto shared = fleet->decide(id, decision == "approve", text("actor"), text("reason"));
+        if (shared.unavailable) {
+          return admin_error(req, 503, "approval not known here and the state backend did not answer: " + shared.detail);
+        }
+        result = {shared.status, std::move(shared.record)};
+      } else {
+        result = approvals->decide(id, decision == "approve", text("actor"), text("reason"));
+      }
       if (result.status == governance::ApprovalStore::DecideStatus::not_found) {
         return admin_error(req, 404, "no approval with this id");
       }

@@ -19,6 +19,7 @@
 #include "governance/approval_store.hpp"
 #include "governance/budget_ledger.hpp"
 #include "governance/content_safety.hpp"
+#include "governance/fleet_approvals.hpp"
 #include "governance/prompt_shield.hpp"
 #include "governance/rate_limiter.hpp"
 #include "governance/state_backend.hpp"
@@ -68,6 +69,8 @@ struct GatewayDeps {
   // Fleet state (state_backend kind redis): consulted after the local rate/budget checks, which
   // stay the floor; fail_closed outages answer 503 (router/state_backend_gateway.cpp).
   governance::StateBackend* shared_state = nullptr;
+  // Fleet approvals (state_backend kind redis): the admin API decides and lists through it.
+  governance::FleetApprovals* fleet_approvals = nullptr;
   std::string agent = "default";  // identity.sandbox: the trust and approval key
   // audit.on_failure "fail_closed": while this returns false (the audit log cannot record, e.g.
   // disk full) every model request is refused with 503 "audit:unavailable". Empty = never refuse.

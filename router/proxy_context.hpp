@@ -19,7 +19,8 @@
 
 namespace sallyport::router {
 
-// The sockets one client connection owns; touched only on that connection's strand.
+// The sockets one client connection owns; touched only on that connection's executor (its
+// strand, or the single-threaded event loop it was accepted on).
 class ConnectionControl {
  public:
   explicit ConnectionControl(boost::asio::any_io_executor strand) : strand_(std::move(strand)) {}

@@ -21,6 +21,7 @@ namespace {
 
 namespace asio = boost::asio;
 constexpr std::chrono::milliseconds kRefreshInterval{500};
+constexpr std::chrono::milliseconds kFleetSyncInterval{250};
 
 RedisClientOptions client_options(const config::StateBackend& sb, RedisEndpoint endpoint) {
   RedisClientOptions o;
@@ -62,7 +63,8 @@ StateBackendService::StateBackendService(asio::io_context& ioc, const config::Co
                            "backend was unavailable (on_unavailable fail_open).")
                      .Register(registry)
                      .Add({{"kind", cfg.state_backend.kind}})),
-      refresh_timer_(ioc) {
+      refresh_timer_(ioc),
+      fleet_timer_(ioc) {
   up_.Set(1);
 }
 
@@ -87,8 +89,9 @@ StateBackendServiceResult StateBackendService::build(asio::io_context& ioc, cons
   }
   service->on_unavailable_ = *policy;
   try {
-    service->client_ = std::make_unique<RedisClient>(ioc.get_executor(),
+    service->client_ = std::make_unique<RedisClient>(service->redis_ioc_.get_executor(),
                                                      client_options(sb, std::move(*endpoint.endpoint)));
+    service->redis_timeout_ = sb.timeout;
   } catch (const std::exception& e) {
     result.error = e.what();
     return result;
@@ -111,11 +114,36 @@ StateBackendServiceResult StateBackendService::build(asio::io_context& ioc, cons
 
 StateBackendService::~StateBackendService() { stop(); }
 
+void StateBackendService::attach_governance(governance::TrustRegistry* trust, std::string agent,
+                                            governance::ApprovalStore* approvals) {
+  if (!redis_backend_) return;
+  const auto& keys = redis_backend_->options().keys;
+  agent_ = std::move(agent);
+  if (trust) {
+    fleet_trust_ = std::make_unique<governance::FleetTrust>(*client_, *trust, governance::FleetTrustOptions{keys});
+  }
+  if (approvals) {
+    governance::FleetApprovalOptions options;
+    options.keys = keys;
+    // EVALSHA, and EVAL once more when the server lost its script cache.
+    options.call_deadline = 2 * redis_timeout_ + std::chrono::milliseconds(100);
+    fleet_approvals_ = std::make_unique<governance::FleetApprovals>(*client_, *approvals, options);
+  }
+}
+
 void StateBackendService::start() {
   if (!client_) return;
   up_.Set(0);
+  redis_work_.emplace(redis_ioc_.get_executor());
+  redis_thread_ = std::thread([this] {
+    redis_ioc_.run();
+    redis_thread_done_.store(true);
+  });
   client_->start();
+  if (fleet_trust_) fleet_trust_->attach();
+  if (fleet_approvals_) fleet_approvals_->attach();
   schedule_refresh();
+  schedule_fleet_sync();
   log::info("state_backend", "shared state backend configured",
             {{"kind", kind_},
              {"on_unavailable", on_unavailable_ == governance::OnUnavailable::fail_open ? "fail_open" : "fail_closed"},
@@ -126,7 +154,34 @@ void StateBackendService::stop() {
   if (stopped_) return;
   stopped_ = true;
   refresh_timer_.cancel();
+  fleet_timer_.cancel();
+  if (fleet_trust_) fleet_trust_->detach();
+  if (fleet_approvals_) fleet_approvals_->detach();
   if (client_) client_->stop();
+  stop_redis_thread();
+}
+
+// Lets the pool fail its pending commands (their callbacks run), bounded by a short deadline.
+void StateBackendService::stop_redis_thread() {
+  if (!redis_thread_.joinable()) return;
+  redis_work_.reset();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!redis_thread_done_.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  redis_ioc_.stop();
+  redis_thread_.join();
+}
+
+void StateBackendService::schedule_fleet_sync() {
+  if (!fleet_trust_ && !fleet_approvals_) return;
+  fleet_timer_.expires_after(kFleetSyncInterval);
+  fleet_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    if (fleet_trust_) fleet_trust_->pull(agent_);
+    if (fleet_approvals_) fleet_approvals_->poll();
+    schedule_fleet_sync();
+  });
 }
 
 void StateBackendService::schedule_refresh() {
@@ -173,6 +228,15 @@ nlohmann::json StateBackendService::admin_json() const {
     j["live_connections"] = client_->live_connections();
     j["reconnects"] = client_->reconnects();
     if (!h.detail.empty()) j["detail"] = h.detail;
+    if (fleet_trust_) {
+      const auto t = fleet_trust_->health();
+      j["trust"] = {{"errors", t.errors}, {"adopted", t.adopted}, {"pending", t.pending}, {"dropped", t.dropped}};
+    }
+    if (fleet_approvals_) {
+      const auto a = fleet_approvals_->health();
+      j["approvals"] = {{"errors", a.errors}, {"published", a.published},
+                        {"applied_remote", a.applied_remote}, {"watching", a.watching}};
+    }
   }
   return j;
 }

@@ -7,7 +7,13 @@
 // sallyport_state_backend_fail_open_total{kind}, refreshed every 500 ms.
 // Readiness: component "state_backend" is ready when the store is up, or when it is down and
 // on_unavailable is fail_open (the sidecar still serves); detail in GET /admin/state_backend.
+// Fleet trust and approvals (attach_governance): governance::FleetTrust and FleetApprovals,
+// synced every kFleetSyncInterval (250 ms): a trust change or approval decision made on one
+// replica is seen by the others within that plus one Redis round trip.
+// The Redis pool runs on its own thread (io_context), so admin handlers may wait for a Redis
+// answer (bounded by the deadline) without starving the pool, whatever worker_threads is.
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
@@ -15,10 +21,15 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "config/config.hpp"
+#include "governance/fleet_approvals.hpp"
+#include "governance/fleet_trust.hpp"
 #include "governance/redis_state_backend.hpp"
 #include "governance/state_backend.hpp"
 #include "router/redis_client.hpp"
@@ -43,8 +54,15 @@ class StateBackendService {
   void start();
   void stop();
 
+  // Kind redis: shares `trust` scores (of `agent` and every agent it knows) and `approvals`
+  // with the fleet. Either may be null. Call before start(); no-op for kind local.
+  void attach_governance(governance::TrustRegistry* trust, std::string agent,
+                         governance::ApprovalStore* approvals);
+
   // The shared backend the gateway consults; nullptr for kind local.
   [[nodiscard]] governance::StateBackend* shared() const noexcept { return redis_backend_.get(); }
+  // Fleet approvals for the admin API; nullptr for kind local or without an approval store.
+  [[nodiscard]] governance::FleetApprovals* fleet_approvals() const noexcept { return fleet_approvals_.get(); }
   [[nodiscard]] governance::StateBackendHealth health() const;
   [[nodiscard]] bool ready() const;
   [[nodiscard]] nlohmann::json admin_json() const;
@@ -54,16 +72,28 @@ class StateBackendService {
                       prometheus::Registry& registry);
   void refresh_metrics();
   void schedule_refresh();
+  void schedule_fleet_sync();
+  void stop_redis_thread();
 
   std::string kind_;
   governance::OnUnavailable on_unavailable_ = governance::OnUnavailable::fail_closed;
+  std::chrono::milliseconds redis_timeout_{50};
+  // The pool's own event loop (declared before the client, which uses it).
+  boost::asio::io_context redis_ioc_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> redis_work_;
+  std::thread redis_thread_;
+  std::atomic<bool> redis_thread_done_{false};
   std::unique_ptr<RedisClient> client_;
   std::unique_ptr<governance::RedisStateBackend> redis_backend_;
+  std::unique_ptr<governance::FleetTrust> fleet_trust_;
+  std::unique_ptr<governance::FleetApprovals> fleet_approvals_;
+  std::string agent_;
   prometheus::Gauge& up_;
   prometheus::Counter& errors_;
   prometheus::Counter& fail_open_;
   std::uint64_t errors_seen_ = 0, fail_open_seen_ = 0;
   boost::asio::steady_timer refresh_timer_;
+  boost::asio::steady_timer fleet_timer_;
   bool stopped_ = false;
 };
 

@@ -7,36 +7,12 @@
 #include "governance/redis_scripts.hpp"
 #include "governance/redis_state_backend.hpp"
 #include "governance/state_backend.hpp"
+#include "governance/test/fake_redis_sink.hpp"
 
 namespace sallyport::governance {
 namespace {
 
 using Reply = RedisReply;
-
-// Records every command; the test answers them one by one.
-class FakeSink : public RedisCommandSink {
- public:
-  struct Call {
-    std::vector<std::string> argv;
-    Done done;
-  };
-  void execute(std::vector<std::string> argv, Done done) override {
-    calls.push_back({std::move(argv), std::move(done)});
-  }
-  bool connected() const override { return is_connected; }
-
-  // Answers the oldest unanswered call.
-  void answer(RedisResult result) {
-    ASSERT_FALSE(calls.empty());
-    auto call = std::move(calls.front());
-    calls.pop_front();
-    call.done(std::move(result));
-  }
-  void reply(Reply r) { answer({RedisOutcome::replied, std::move(r), {}}); }
-
-  std::deque<Call> calls;
-  bool is_connected = true;
-};
 
 Reply admit_reply(std::int64_t code, std::int64_t a, std::optional<std::int64_t> b = std::nullopt) {
   std::vector<Reply> e{Reply::make_integer(code), Reply::make_integer(a)};

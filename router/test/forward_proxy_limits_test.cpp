@@ -79,13 +79,14 @@ TEST_F(ForwardProxyLimitsTest, PerClientCapAnswers503) {
   EXPECT_EQ(header_value(head, "X-Sallyport-Error"), "limit:per-client");
 }
 
-TEST_F(ForwardProxyLimitsTest, ThousandConcurrentTunnelsAreHeldAndReleasedCleanly) {
-  auto o = test_options(*servers_);
+// Opens `tunnels` CONNECT tunnels at once, echoes through each, then closes them all and
+// checks that every one was released and recorded with its byte counts.
+void hold_and_release_tunnels(ProxyOptions o, const std::shared_ptr<FakeEgressPolicy>& policy,
+                              const std::string& echo_target, int tunnels) {
   o.limits.max_connections_per_client = 2000;
-  ProxyHarness h(o, policy());
-  constexpr int tunnels = 1000;
+  ProxyHarness h(o, policy);
   std::vector<std::unique_ptr<RawClient>> clients;
-  const std::string connect = "CONNECT " + echo_target() + " HTTP/1.1\r\nHost: " + echo_target() + "\r\n\r\n";
+  const std::string connect = "CONNECT " + echo_target + " HTTP/1.1\r\nHost: " + echo_target + "\r\n\r\n";
   for (int i = 0; i < tunnels; ++i) {
     clients.push_back(std::make_unique<RawClient>(h.port()));
     ASSERT_TRUE(clients.back()->send(connect));
@@ -106,11 +107,42 @@ TEST_F(ForwardProxyLimitsTest, ThousandConcurrentTunnelsAreHeldAndReleasedCleanl
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(h.proxy().active_connections(), 0u);
   EXPECT_EQ(h.gauge("sallyport_egress_connections_active"), 0);
-  ASSERT_TRUE(h.wait_for_events(tunnels));
+  ASSERT_TRUE(h.wait_for_events(static_cast<std::size_t>(tunnels)));
   auto events = h.events();
   std::size_t with_bytes = 0;
   for (const auto& e : events) with_bytes += e.allowed && e.bytes_up > 0 && e.bytes_up == e.bytes_down;
   EXPECT_EQ(with_bytes, static_cast<std::size_t>(tunnels));
+}
+
+TEST_F(ForwardProxyLimitsTest, ThousandConcurrentTunnelsAreHeldAndReleasedCleanly) {
+  hold_and_release_tunnels(test_options(*servers_), policy(), echo_target(), 1000);
+}
+
+// The sallyport binary's mode: the proxy's own event loops, one SO_REUSEPORT acceptor each.
+TEST_F(ForwardProxyLimitsTest, ThousandTunnelsOnThreeOwnEventLoops) {
+  auto o = test_options(*servers_);
+  o.event_loops = 3;
+  hold_and_release_tunnels(o, policy(), echo_target(), 1000);
+}
+
+TEST_F(ForwardProxyLimitsTest, OwnEventLoopsShareOnePortAndShutDownWithOpenTunnels) {
+  auto o = test_options(*servers_);
+  o.event_loops = 2;
+  auto h = std::make_unique<ProxyHarness>(o, policy());
+  const auto port = h->port();
+  ASSERT_NE(port, 0);
+  // Many connections: with a SO_REUSEPORT group the kernel spreads them by 4-tuple hash, so
+  // both loops get some; all of them must work whichever loop took them.
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 64; ++i) {
+    clients.push_back(std::make_unique<RawClient>(port));
+    clients.back()->send("CONNECT " + echo_target() + " HTTP/1.1\r\n\r\n");
+  }
+  for (auto& client : clients) ASSERT_EQ(status_code(client->read_head()), 200);
+  EXPECT_EQ(h->proxy().active_connections(), 64u);
+  h.reset();  // destroys the proxy and its loops while every tunnel is still open
+  for (auto& client : clients) EXPECT_TRUE(client->closed_by_peer());
+  EXPECT_THROW(RawClient{port}, std::runtime_error);  // every acceptor of the group is closed
 }
 
 TEST_F(ForwardProxyLimitsTest, CloseAllEndsOpenTunnels) {

@@ -26,7 +26,7 @@ SOURCE = os.environ.get("SALLYPORT_SOURCE_DIR", os.path.abspath(os.path.join(os.
 HERE = os.path.join(SOURCE, "tests/gateway")
 sys.path.insert(0, os.path.join(SOURCE, "tests/lib"))
 sys.path.insert(0, HERE)
-from sallyport_harness import free_port, http  # noqa: E402
+from sallyport_harness import free_port, http, in_thread  # noqa: E402
 from test_gateway import Proc, as_user, check  # noqa: E402
 
 BIN = os.environ.get("SALLYPORT_GATEWAY_BIN", os.path.join(SOURCE, "build/release/sallyport"))
@@ -133,13 +133,6 @@ class Gov:
             if line.startswith(series + " "):
                 return float(line.rsplit(" ", 1)[1])
         return None
-
-
-def in_thread(fn):
-    result = {}
-    t = threading.Thread(target=lambda: result.update(value=fn()), daemon=True)
-    t.start()
-    return t, result
 
 
 def sse_events(body):

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +19,15 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def in_thread(fn):
+    """Runs fn() on a daemon thread (e.g. a request held for approval); returns (thread, result)
+    where result["value"] is fn's return value once the thread has finished."""
+    result = {}
+    t = threading.Thread(target=lambda: result.update(value=fn()), daemon=True)
+    t.start()
+    return t, result
 
 
 def http(method, url, body=None, headers=None, timeout=10):

@@ -21,11 +21,31 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "faults"))
-from faultlib import (RawServer, Router, SSE_HEAD, TempWork, chat, chunk, connect_via,  # noqa: E402
+from faultlib import (BIN, RawServer, Router, SSE_HEAD, TempWork, chat, chunk, connect_via,  # noqa: E402
                       http, proc_fd_count, proc_rss_kib, provider, read_request, sse_event,
                       well_behaved)
 
 ENV = {"FAULT_OPENAI_KEY": "sk-proj-soakTESTkey00000000000000000"}
+
+
+def sanitized_binary():
+    """True when sallyport was built with a sanitizer (scripts/test-sanitizers runs this suite
+    on the ASan build): its RSS is mostly shadow memory and the allocator's quarantine of freed
+    blocks, so the RSS bounds are reported, not asserted; fd, error and liveness checks stay."""
+    import subprocess
+    out = subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout
+    return any(f"lib{s}san.so" in out for s in ("a", "t", "ub"))
+
+
+SANITIZED = sanitized_binary()
+
+
+def assert_rss(ok, message):
+    if SANITIZED:
+        if not ok:
+            print(f"NOTE (sanitizer build, not asserted): {message}", flush=True)
+        return
+    assert ok, message
 
 
 def raise_nofile(n=1 << 17):
@@ -143,9 +163,9 @@ async def tunnels_async(n):
                            after_close_fds=after_fds, after_close_rss_kib=after_rss)
             result("tunnels", **figures)
             max_per_conn = int(os.environ.get("SOAK_MAX_BYTES_PER_TUNNEL", "32768"))
-            assert per_conn < max_per_conn, f"{per_conn:.0f} bytes RSS per idle tunnel > {max_per_conn}"
+            assert_rss(per_conn < max_per_conn, f"{per_conn:.0f} bytes RSS per idle tunnel > {max_per_conn}")
             assert held_fds >= base_fds + 2 * n - 16, f"expected ~2 fds per tunnel: {held_fds} vs {base_fds}"
-            assert later_rss - held_rss < 8 * 1024 + held_rss // 50, f"RSS crept while idle: {held_rss} -> {later_rss}"
+            assert_rss(later_rss - held_rss < 8 * 1024 + held_rss // 50, f"RSS crept while idle: {held_rss} -> {later_rss}")
             assert after_fds <= base_fds + 8, f"fds not released after close: {base_fds} -> {after_fds}"
             assert router.proc.poll() is None
         finally:
@@ -279,7 +299,7 @@ def mode_slow():
             result("slow", **figures)
             assert slow_read_open == 0, f"{slow_read_open} slow readers were never dropped"
             assert max(normal) < 1.5, f"a normal client waited {max(normal):.2f}s behind slow clients"
-            assert rss - base_rss < 64 * 1024, f"slow readers grew RSS by {rss - base_rss} KiB"
+            assert_rss(rss - base_rss < 64 * 1024, f"slow readers grew RSS by {rss - base_rss} KiB")
         finally:
             for s in socks:
                 s.close()
@@ -374,7 +394,7 @@ def mode_mixed(seconds):
                 assert s.recv(4) == b"ping", "an idle tunnel died during the soak"
             rss_bound = int(os.environ.get("SOAK_RSS_GROWTH_KIB", "32768"))
             fd_bound = int(os.environ.get("SOAK_FD_GROWTH", "16"))
-            assert end[1] - start[1] <= rss_bound, f"RSS grew {end[1] - start[1]} KiB > {rss_bound}"
+            assert_rss(end[1] - start[1] <= rss_bound, f"RSS grew {end[1] - start[1]} KiB > {rss_bound}")
             assert end[2] - start[2] <= fd_bound, f"fds grew {start[2]} -> {end[2]}"
             assert counts["errors"] <= (counts["tunnels"] + counts["gateway"]) // 1000, counts
             assert figures["audit_dropped"] == 0
