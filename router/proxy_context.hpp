@@ -75,6 +75,7 @@ struct ProxyContext {
   std::atomic<std::size_t> active_{0};
   mutable std::mutex mutex_;
   std::uint64_t next_id_ = 1;
+  std::size_t peak_since_trim_ = 0;  // most connections open at once since the heap was trimmed
   std::unordered_map<std::string, std::size_t> per_client_;
   std::unordered_map<std::uint64_t, std::weak_ptr<ConnectionControl>> connections_;
 };

@@ -156,6 +156,10 @@ async def tunnels_async(n):
             deadline = time.time() + 30
             while time.time() < deadline and router.fds() > base_fds + 8:
                 await asyncio.sleep(0.2)
+            # The heap is trimmed when the last connection is released, just after its fds close.
+            deadline = time.time() + 5
+            while time.time() < deadline and router.rss_kib() - base_rss > (held_rss - base_rss) // 2:
+                await asyncio.sleep(0.2)
             after_fds, after_rss = router.fds(), router.rss_kib()
             figures = dict(tunnels=n, open_seconds=round(open_s, 1), base_rss_kib=base_rss,
                            held_rss_kib=held_rss, held_after_idle_kib=later_rss,
@@ -167,6 +171,10 @@ async def tunnels_async(n):
             assert held_fds >= base_fds + 2 * n - 16, f"expected ~2 fds per tunnel: {held_fds} vs {base_fds}"
             assert_rss(later_rss - held_rss < 8 * 1024 + held_rss // 50, f"RSS crept while idle: {held_rss} -> {later_rss}")
             assert after_fds <= base_fds + 8, f"fds not released after close: {base_fds} -> {after_fds}"
+            # Once idle again the proxy hands the burst's memory back (malloc_trim): RSS must fall
+            # at least halfway back to where it was before the tunnels opened.
+            assert_rss(after_rss - base_rss <= (held_rss - base_rss) // 2,
+                       f"memory not returned after the tunnels closed: {base_rss} -> {held_rss} -> {after_rss} KiB")
             assert router.proc.poll() is None
         finally:
             router.stop()
