@@ -140,8 +140,7 @@ class App {
       return 1;
     }
     wait_for_signal();
-    const unsigned threads = cfg->worker_threads ? cfg->worker_threads
-                                                 : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads = worker_thread_count(*cfg);
     log::info("app", "sallyport started",
               {{"version", std::string(kVersion)},
                {"admin", cfg->listeners.admin},

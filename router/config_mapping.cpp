@@ -35,6 +35,10 @@ blocklist::EgressPolicyOptions egress_policy_options(const config::Config& cfg) 
   return o;
 }
 
+unsigned worker_thread_count(const config::Config& cfg) {
+  return cfg.worker_threads ? cfg.worker_threads : std::max(1u, std::thread::hardware_concurrency());
+}
+
 ProxyOptionsResult proxy_options(const config::Config& cfg) {
   const auto& e = cfg.egress;
   ProxyOptions o;
@@ -54,7 +58,7 @@ ProxyOptionsResult proxy_options(const config::Config& cfg) {
   o.limits.max_connections = e.limits.max_connections;
   o.limits.max_connections_per_client = e.limits.max_connections_per_client;
   // The proxy gets its own event loop per worker thread (see ProxyOptions::event_loops).
-  o.event_loops = cfg.worker_threads ? cfg.worker_threads : std::max(1u, std::thread::hardware_concurrency());
+  o.event_loops = worker_thread_count(cfg);
   ProxyOptionsResult result;
   if (e.proxy_token) {
     auto token = config::resolve_secret(*e.proxy_token);

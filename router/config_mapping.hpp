@@ -17,4 +17,7 @@ struct ProxyOptionsResult {
 };
 ProxyOptionsResult proxy_options(const config::Config& cfg);
 
+// worker_threads, with 0 meaning one per core: the app's I/O threads and the proxy's event loops.
+unsigned worker_thread_count(const config::Config& cfg);
+
 }  // namespace sallyport::router
