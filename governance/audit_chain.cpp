@@ -15,7 +15,6 @@ namespace {
 
 constexpr std::string_view kComponent = "audit";
 constexpr auto kRetryBackoff = std::chrono::milliseconds(100);
-constexpr auto kLazyWake = std::chrono::milliseconds(2);
 
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -102,15 +101,8 @@ bool AuditChain::append(AuditEvent event) {
   const bool was_empty = queue_.empty();
   queue_.push_back(Queued{std::move(event)});
   ++accepted_;
-  // Wake the writer only when it would otherwise sleep for long (idle: up to 1 s) or the queue
-  // is filling up. Under steady traffic it wakes every group_interval for its sync anyway and
-  // takes the whole batch then: one wake-up per batch instead of one per record, and a record
-  // waits at most kLazyWake longer to be encoded (a writer busy processing needs no wake-up:
-  // it looks at the queue again before it sleeps).
-  const bool wake = (was_empty && writer_wakes_at_ > std::chrono::steady_clock::now() + kLazyWake) ||
-                    queue_.size() >= options_.queue_capacity / 2;
   lock.unlock();
-  if (wake) writer_cv_.notify_one();
+  if (was_empty) writer_cv_.notify_one();
   return true;
 }
 
@@ -328,7 +320,6 @@ void AuditChain::run() {
     {
       std::unique_lock lock(mutex_);
       const auto deadline = next_deadline(std::chrono::steady_clock::now());
-      writer_wakes_at_ = deadline;
       writer_cv_.wait_until(lock, deadline, [&] {
         return stopping_ || flush_requested_ || (!queue_.empty() && !failed_);
       });

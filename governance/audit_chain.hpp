@@ -118,9 +118,6 @@ class AuditChain {
   std::vector<Queued> queue_;
   bool stopping_ = false;
   bool flush_requested_ = false;
-  // When the sleeping writer wakes by itself (its wait deadline; guarded by mutex_). append()
-  // skips the wake-up (a futex call and a context switch per record) when that is soon anyway.
-  std::chrono::steady_clock::time_point writer_wakes_at_{};
   std::uint64_t accepted_ = 0;      // events accepted by append()
   std::uint64_t durable_events_ = 0;  // events known durable (guarded by mutex_)
   std::condition_variable durable_cv_;
